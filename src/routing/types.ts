@@ -1,0 +1,140 @@
+/**
+ * @module routing/types
+ * The route table (plain data read from the store) and the compiled snapshot the router serves
+ * from. Both are immutable values; nothing here does I/O.
+ */
+
+/** One endpoint of an instance: where a copy of a service listens. */
+export interface EndpointRoute {
+  /** Stable id, `<env>/<service>/<replica>`. */
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  /** Passed its health check (written by the runtime). Only ready endpoints receive traffic. */
+  readonly ready: boolean;
+}
+
+/** A service's routing facts, shared by every environment. */
+export interface ServiceRoute {
+  readonly name: string;
+  /** Normalised public path prefixes at the edge (`/`, `/api`); empty = internal only. */
+  readonly public: readonly string[];
+  readonly stripPrefix: boolean;
+}
+
+/** An environment: base, or a preview that runs some services itself. */
+export interface EnvironmentRoute {
+  readonly name: string;
+  readonly kind: 'base' | 'preview';
+  /** Exact custom hostnames that select this environment. */
+  readonly hosts: readonly string[];
+  /** Services this environment runs itself → their endpoints. Base runs every service. */
+  readonly services: Readonly<Record<string, readonly EndpointRoute[]>>;
+}
+
+/** Input of {@link compileSnapshot}: everything routing needs, as read from the store. */
+export interface RouteTable {
+  /** Store version this table was read at; monotonically increasing. */
+  readonly version: number;
+  /** App domain, lowercase, e.g. `shop.localhost`. */
+  readonly domain: string;
+  /** Routing header name, lowercase; also the W3C baggage member name. */
+  readonly routingHeader: string;
+  readonly services: readonly ServiceRoute[];
+  readonly environments: readonly EnvironmentRoute[];
+}
+
+/** Compiled service: index into per-environment upstream arrays. */
+export interface CompiledService {
+  readonly index: number;
+  readonly name: string;
+  readonly stripPrefix: boolean;
+}
+
+/** The endpoints of one service in one environment. Identity is stable per `key`. */
+export interface Upstream {
+  /** `<env>/<service>` */
+  readonly key: string;
+  readonly env: string;
+  readonly service: string;
+  /** Ready endpoints only; may be empty (then the request gets 503). */
+  readonly endpoints: readonly EndpointRoute[];
+  /** Endpoints in total, ready or not (for messages). */
+  readonly total: number;
+}
+
+export interface CompiledEnvironment {
+  readonly name: string;
+  readonly kind: 'base' | 'preview';
+  /** Indexed by {@link CompiledService.index}; `undefined` where the env does not run the service. */
+  readonly upstreams: readonly (Upstream | undefined)[];
+}
+
+/** One public prefix at the edge. */
+export interface CompiledPrefix {
+  readonly prefix: string;
+  readonly service: CompiledService;
+}
+
+/**
+ * The immutable compiled form of a {@link RouteTable}: maps for O(1) lookups, prefixes sorted
+ * longest first. Deep-frozen; a change produces a new snapshot.
+ */
+export interface Snapshot {
+  readonly version: number;
+  readonly domain: string;
+  /** `.` + domain, precomputed for suffix checks. */
+  readonly domainSuffix: string;
+  readonly routingHeader: string;
+  readonly services: readonly CompiledService[];
+  readonly serviceByName: ReadonlyMap<string, CompiledService>;
+  /** Longest prefix first. */
+  readonly prefixes: readonly CompiledPrefix[];
+  readonly base: CompiledEnvironment;
+  readonly environments: ReadonlyMap<string, CompiledEnvironment>;
+  /** Exact custom host → environment. */
+  readonly hosts: ReadonlyMap<string, CompiledEnvironment>;
+}
+
+/** How the environment of a request was chosen. */
+export type Selection = 'host' | 'header' | 'baggage' | 'default';
+
+/** Outcome of resolving one request. One object per request; nothing else is allocated. */
+export type RouteDecision =
+  | {
+      readonly kind: 'upstream';
+      /** The environment the request belongs to (passed on in the routing header). */
+      readonly env: CompiledEnvironment;
+      readonly selectedBy: Selection;
+      /** Set when a header or baggage named an unknown environment and base was used. */
+      readonly fallback: 'unknown-env' | undefined;
+      /** The name the header/baggage gave, when it was unknown. */
+      readonly unknownName: string | undefined;
+      readonly service: CompiledService;
+      /** The env's own upstream, or base's when the env does not run the service. */
+      readonly upstream: Upstream;
+      /** Length of the matched public prefix to strip (0 when not stripping). */
+      readonly stripLength: number;
+    }
+  | { readonly kind: 'unknown-env'; readonly name: string }
+  | { readonly kind: 'no-route'; readonly env: CompiledEnvironment; readonly selectedBy: Selection }
+  | { readonly kind: 'no-upstream'; readonly env: CompiledEnvironment; readonly service: CompiledService };
+
+/** What a resolver needs from an edge request; all strings as received (no normalisation). */
+export interface EdgeRequest {
+  /** `Host` header (or `:authority`), possibly with port and upper case. */
+  readonly host: string | undefined;
+  /** Value of the routing header, if present. */
+  readonly header: string | undefined;
+  /** Value of the `baggage` header, if present. */
+  readonly baggage: string | undefined;
+  /** Request target in origin form (`/api/x?y=1`). */
+  readonly path: string;
+}
+
+/** A request arriving on a service's internal (discovery) listener. */
+export interface InternalRequest {
+  readonly service: string;
+  readonly header: string | undefined;
+  readonly baggage: string | undefined;
+}

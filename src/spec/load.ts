@@ -1,0 +1,158 @@
+/**
+ * @module spec/load
+ * Reads `switchyard.yaml`, validates it and applies defaults. Every problem is collected with
+ * its line (from the YAML source positions) and thrown once as a {@link SpecError}
+ * (`SWY_SPEC_INVALID`), so a user fixes them all in one pass.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { SpecError, swyError, type SpecIssue } from '../errors/index.js';
+import { SpecSchema, type AppSpec } from './schema.js';
+
+/** Locates the spec: a file path, or a folder holding `switchyard.yaml`. Throws `SWY_SPEC_NOT_FOUND`. */
+export function findSpecFile(pathOrDir: string): string {
+  let p = resolve(pathOrDir);
+  try {
+    if (statSync(p).isDirectory()) p = join(p, 'switchyard.yaml');
+    statSync(p);
+    return p;
+  } catch {
+    throw swyError('SWY_SPEC_NOT_FOUND', `no spec at ${p} (expected a switchyard.yaml file or a folder holding one)`, { file: p });
+  }
+}
+
+/** Loads and validates a spec file. Throws `SWY_SPEC_NOT_FOUND` or `SWY_SPEC_INVALID` (all issues). */
+export function loadSpecFile(pathOrDir: string): AppSpec {
+  const file = findSpecFile(pathOrDir);
+  return parseSpec(readFileSync(file, 'utf8'), file);
+}
+
+/**
+ * Validates spec source text. `file` is used for messages and to resolve relative `cwd`s.
+ * @throws SpecError `SWY_SPEC_INVALID` with every issue found, each `file:line: path: message`.
+ */
+export function parseSpec(source: string, file: string): AppSpec {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const issues: SpecIssue[] = [];
+  for (const e of doc.errors) {
+    // `linePos` is only filled in with prettyErrors; derive the line from the offset instead.
+    const line = e.linePos?.[0]?.line ?? (e.pos[0] >= 0 ? lineCounter.linePos(e.pos[0]).line : 0);
+    issues.push({ file, line, path: '', message: `YAML: ${e.message.split('\n')[0]}` });
+  }
+  if (issues.length) throw new SpecError(issues);
+
+  const lineOf = (path: (string | number)[]): number => lineOfPath(doc, lineCounter, path);
+  const raw = doc.toJS() ?? {};
+  const parsed = SpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) {
+      const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+      if (i.code === 'unrecognized_keys') {
+        for (const k of i.keys) {
+          issues.push({ file, line: lineOf([...path, k]), path: [...path, k].join('.'), message: `unknown key "${k}"` });
+        }
+        continue;
+      }
+      issues.push({ file, line: lineOf(path), path: path.join('.'), message: describeIssue(i, valueAt(raw, path)) });
+    }
+    // Semantic checks still run on what parsed, so a single pass reports everything.
+  }
+  const spec = parsed.success ? parsed.data : undefined;
+  const services: Record<string, unknown> = (raw && typeof raw === 'object' && (raw as { services?: unknown }).services && typeof (raw as { services?: unknown }).services === 'object') ? (raw as { services: Record<string, unknown> }).services : {};
+  const names = new Set(Object.keys(services));
+  const prefixOwner = new Map<string, string>();
+  for (const [name, svc] of Object.entries(services)) {
+    if (!svc || typeof svc !== 'object') continue;
+    const s = svc as { dependsOn?: unknown; public?: unknown; run?: unknown; image?: unknown };
+    if (s.run === undefined && s.image === undefined) {
+      issues.push({ file, line: lineOf(['services', name]), path: `services.${name}`, message: 'needs "run" (local command) or "image" (Kubernetes)' });
+    }
+    if (Array.isArray(s.dependsOn)) {
+      s.dependsOn.forEach((dep, idx) => {
+        if (typeof dep === 'string' && !names.has(dep)) {
+          issues.push({ file, line: lineOf(['services', name, 'dependsOn', idx]), path: `services.${name}.dependsOn.${idx}`, message: `depends on "${dep}", which is not a service of this spec (services: ${[...names].join(', ')})` });
+        } else if (dep === name) {
+          issues.push({ file, line: lineOf(['services', name, 'dependsOn', idx]), path: `services.${name}.dependsOn.${idx}`, message: 'a service cannot depend on itself' });
+        }
+      });
+    }
+    if (Array.isArray(s.public)) {
+      s.public.forEach((p, idx) => {
+        if (typeof p !== 'string') return;
+        const norm = normalisePrefix(p);
+        const owner = prefixOwner.get(norm);
+        if (owner !== undefined) {
+          issues.push({ file, line: lineOf(['services', name, 'public', idx]), path: `services.${name}.public.${idx}`, message: `public prefix "${p}" is already routed to service "${owner}"` });
+        } else prefixOwner.set(norm, name);
+      });
+    }
+  }
+  const rawServices = (raw as { services?: unknown } | null)?.services;
+  if (rawServices && typeof rawServices === 'object' && !Array.isArray(rawServices) && names.size === 0) {
+    issues.push({ file, line: lineOf(['services']), path: 'services', message: 'declares no service' });
+  }
+  if (issues.length) throw new SpecError(issues.sort((a, b) => a.line - b.line));
+  const s = spec!;
+  const root = resolve(dirname(file));
+  return {
+    app: s.app,
+    domain: s.domain ?? `${s.app}.localhost`,
+    routingHeader: s.routingHeader,
+    services: Object.fromEntries(
+      Object.entries(s.services).map(([n, svc]) => [n, { ...svc, cwd: svc.cwd ? resolve(root, svc.cwd) : root, public: svc.public.map(normalisePrefix) }]),
+    ),
+    root,
+    file,
+  };
+}
+
+/** `/api/` → `/api`; `/` stays `/`. Prefixes match on path-segment boundaries. */
+export function normalisePrefix(p: string): string {
+  return p.length > 1 && p.endsWith('/') ? p.replace(/\/+$/, '') || '/' : p;
+}
+
+function lineOfPath(doc: Document, lc: LineCounter, path: (string | number)[]): number {
+  // Walk down as far as the path exists; report the deepest node found (a missing key reports its parent).
+  let node: unknown = doc.contents;
+  type Ranged = { range?: [number, number, number] | null };
+  let best = node as Ranged | undefined;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => (it.key as { value?: unknown } | null)?.value === key || String((it.key as { value?: unknown } | null)?.value) === String(key));
+      if (!pair) break;
+      best = (pair.key as Ranged | null) ?? best;
+      node = pair.value;
+      if (node && (node as Ranged).range && !(isMap(node) || isSeq(node))) best = node as Ranged;
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key];
+      if (!node) break;
+      best = node as Ranged;
+    } else break;
+  }
+  const offset = best?.range?.[0];
+  return offset === undefined ? 1 : lc.linePos(offset).line;
+}
+
+function valueAt(raw: unknown, path: (string | number)[]): unknown {
+  let v: unknown = raw;
+  for (const k of path) {
+    if (v && typeof v === 'object') v = (v as Record<string | number, unknown>)[k];
+    else return undefined;
+  }
+  return v;
+}
+
+function describeIssue(i: { code: string; message: string; expected?: unknown }, value: unknown): string {
+  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
+  if (i.code === 'invalid_type') {
+    if (value === undefined) return `is required (${i.message.replace(/^Invalid input: /, '')})`;
+    return `${i.message.replace(/^Invalid input: /, '').replace(/, received \w+$/, '')}, got ${shown}`;
+  }
+  if (i.code === 'invalid_key') {
+    const inner = (i as { issues?: { message: string }[] }).issues?.map((x) => x.message).join('; ');
+    return `invalid name: ${inner ?? i.message}`;
+  }
+  return `${i.message} (got ${shown})`;
+}

@@ -1,0 +1,81 @@
+/**
+ * @module spec/schema
+ * The shape of `switchyard.yaml`, as zod schemas. This is the single source of truth for the
+ * spec: validation, defaults, TypeScript types and the JSON Schema (`switchyard schema`) all
+ * come from here.
+ */
+import { z } from 'zod';
+
+/** RFC 1123 label: lowercase letters, digits and `-`, 1–63 chars, not starting/ending with `-`. */
+export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+const dnsLabel = z
+  .string()
+  .regex(DNS_LABEL, 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters, not starting or ending with "-"')
+  .refine((s) => !s.includes('--'), 'must not contain "--" (reserved for <env>--<label> hosts)');
+
+const prefix = z
+  .string()
+  .regex(/^\/[^\s?#]*$/, 'must be a path prefix starting with "/" (no spaces, "?" or "#")');
+
+export const HealthCheckSchema = z
+  .strictObject({
+    path: z.string().regex(/^\//, 'must start with "/"').default('/healthz').describe('HTTP path probed; any 2xx or 3xx is healthy'),
+    intervalMs: z.number().int().min(100).max(600_000).default(2_000).describe('Probe interval (ms)'),
+    timeoutMs: z.number().int().min(10).max(60_000).default(1_000).describe('Probe timeout (ms)'),
+    startupTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000).describe('How long a new instance may take to become healthy (ms)'),
+  })
+  .describe('Active health check of each instance');
+
+export const ServiceSchema = z
+  .strictObject({
+    run: z.string().min(1).optional().describe('Shell command that starts one instance locally; it must listen on $PORT'),
+    cwd: z.string().min(1).optional().describe('Working directory of `run`, relative to the spec file'),
+    image: z.string().min(1).optional().describe('Container image (Kubernetes runtime)'),
+    port: z.number().int().min(1).max(65_535).default(8080).describe('Container port (Kubernetes); locally switchyard allocates $PORT'),
+    public: z.array(prefix).default([]).describe('Path prefixes routed to this service at the edge, e.g. ["/api"]; empty = internal only'),
+    stripPrefix: z.boolean().default(false).describe('Remove the matched public prefix before forwarding'),
+    health: HealthCheckSchema.optional().describe('Health check; without one an instance is ready when its port accepts connections'),
+    replicas: z.number().int().min(1).max(64).default(1),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}).describe('Environment variables of every instance'),
+    dependsOn: z.array(z.string()).default([]).describe('Services this one calls; each gets <NAME>_URL'),
+  })
+  .describe('A service: a long-running process that serves HTTP');
+
+export const SpecSchema = z
+  .strictObject({
+    app: dnsLabel.describe('Application name'),
+    domain: z
+      .string()
+      .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase DNS name such as "shop.localhost"')
+      .optional()
+      .describe('Base domain; default "<app>.localhost"'),
+    routingHeader: z
+      .string()
+      .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a lowercase HTTP header name')
+      .default('x-switchyard-env')
+      .describe('Header (and W3C baggage member) that selects an environment'),
+    services: z.record(dnsLabel, ServiceSchema).describe('Services by name'),
+  })
+  .describe('switchyard.yaml: an application declared once, run as base and previews');
+
+export type SpecInput = z.input<typeof SpecSchema>;
+export type ServiceSpec = z.output<typeof ServiceSchema>;
+export type HealthCheckSpec = z.output<typeof HealthCheckSchema>;
+
+/** A validated spec with defaults applied and paths resolved. */
+export interface AppSpec {
+  app: string;
+  domain: string;
+  routingHeader: string;
+  services: Record<string, ServiceSpec>;
+  /** Absolute folder of the spec file; `cwd`s are resolved against it. */
+  root: string;
+  /** Spec file path as given (for messages). */
+  file: string;
+}
+
+/** JSON Schema (draft 2020-12) of the spec, for editors. */
+export function specJsonSchema(): unknown {
+  return z.toJSONSchema(SpecSchema, { io: 'input' });
+}

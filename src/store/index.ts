@@ -1,0 +1,5 @@
+/** @module store — schema, migrations, queries and the change feed (PGlite embedded; PostgreSQL later). */
+export { Store, type EnvironmentRecord, type InstanceRecord, type ServiceOverride, type ChangeListener } from './store.js';
+export { openPgliteDriver } from './pglite.js';
+export type { SqlDriver, Queryable } from './driver.js';
+export { MIGRATIONS } from './migrations.js';

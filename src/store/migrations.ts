@@ -1,0 +1,52 @@
+/**
+ * @module store/migrations
+ * Versioned schema migrations, portable PostgreSQL SQL. Append only: never edit a shipped
+ * migration, add the next one.
+ */
+export interface Migration { version: number; name: string; sql: string }
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'apps, environments, instances, store version',
+    sql: `
+      CREATE TABLE store_version (
+        id smallint PRIMARY KEY CHECK (id = 1),
+        version bigint NOT NULL
+      );
+      INSERT INTO store_version (id, version) VALUES (1, 0);
+
+      CREATE TABLE apps (
+        name text PRIMARY KEY,
+        spec jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE environments (
+        app text NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('base', 'preview')),
+        parent text,
+        overrides jsonb NOT NULL DEFAULT '{}'::jsonb,
+        hosts jsonb NOT NULL DEFAULT '[]'::jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (app, name)
+      );
+
+      CREATE TABLE instances (
+        app text NOT NULL,
+        env text NOT NULL,
+        service text NOT NULL,
+        replica integer NOT NULL,
+        host text NOT NULL,
+        port integer NOT NULL,
+        pid integer,
+        state text NOT NULL,
+        restarts integer NOT NULL DEFAULT 0,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (app, env, service, replica),
+        FOREIGN KEY (app, env) REFERENCES environments(app, name) ON DELETE CASCADE
+      );
+    `,
+  },
+];

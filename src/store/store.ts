@@ -1,0 +1,208 @@
+/**
+ * @module store/store
+ * The store: apps (their spec), environments (config, written by the control plane) and
+ * instances (status, written by the runtime). Every write is one transaction that bumps the
+ * store version; listeners hear the new version after commit (the change feed).
+ */
+import { swyError } from '../errors/index.js';
+import type { Queryable, SqlDriver } from './driver.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** Per-service overrides a preview runs with. */
+export interface ServiceOverride {
+  run?: string;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+export interface EnvironmentRecord {
+  app: string;
+  name: string;
+  kind: 'base' | 'preview';
+  parent: string | null;
+  /** Services this environment runs itself, with their overrides (`{}` = same as base). */
+  overrides: { services: Record<string, ServiceOverride> };
+  hosts: string[];
+  createdAt: string;
+}
+
+export interface InstanceRecord {
+  app: string; env: string; service: string; replica: number;
+  host: string; port: number; pid: number | null;
+  state: string; restarts: number; updatedAt: string;
+}
+
+export type ChangeListener = (version: number) => void;
+
+export class Store {
+  readonly #db: SqlDriver;
+  readonly #listeners = new Set<ChangeListener>();
+
+  constructor(db: SqlDriver) { this.#db = db; }
+
+  get kind(): SqlDriver['kind'] { return this.#db.kind; }
+
+  /** Applies pending migrations in order, each in its own transaction. */
+  async migrate(): Promise<number> {
+    await this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    const { rows } = await this.#db.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => Number(r.version)));
+    let applied = 0;
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await this.#db.transaction(async (tx) => {
+        for (const stmt of splitSql(m.sql)) await tx.query(stmt);
+        await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      });
+      applied++;
+    }
+    return applied;
+  }
+
+  /** Subscribes to committed changes; returns an unsubscribe function. */
+  onChange(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async version(): Promise<number> {
+    const { rows } = await this.#db.query<{ version: string | number }>('SELECT version FROM store_version WHERE id = 1');
+    return Number(rows[0]?.version ?? 0);
+  }
+
+  /**
+   * Runs `fn` in one transaction that bumps the store version; notifies listeners after commit.
+   * @returns `fn`'s result and the new version.
+   */
+  async write<T>(fn: (tx: Queryable) => Promise<T>): Promise<{ result: T; version: number }> {
+    let out: { result: T; version: number };
+    try {
+      out = await this.#db.transaction(async (tx) => {
+        const result = await fn(tx);
+        const { rows } = await tx.query<{ version: string | number }>('UPDATE store_version SET version = version + 1 WHERE id = 1 RETURNING version');
+        return { result, version: Number(rows[0]!.version) };
+      });
+    } catch (err) {
+      throw mapDbError(err);
+    }
+    for (const l of this.#listeners) l(out.version);
+    return out;
+  }
+
+  async read<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    try { return await fn(this.#db); } catch (err) { throw mapDbError(err); }
+  }
+
+  // ---- apps ---------------------------------------------------------------------------------
+
+  async putApp(name: string, spec: unknown): Promise<number> {
+    const { version } = await this.write((tx) => tx.query(
+      `INSERT INTO apps (name, spec) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, updated_at = now()`, [name, JSON.stringify(spec)]));
+    return version;
+  }
+
+  async getAppSpec<T>(name: string): Promise<T | undefined> {
+    const { rows } = await this.read((q) => q.query<{ spec: T }>('SELECT spec FROM apps WHERE name = $1', [name]));
+    return rows[0]?.spec;
+  }
+
+  // ---- environments -------------------------------------------------------------------------
+
+  async listEnvironments(app: string): Promise<EnvironmentRecord[]> {
+    const { rows } = await this.read((q) => q.query<Record<string, unknown>>('SELECT * FROM environments WHERE app = $1 ORDER BY kind, name', [app]));
+    return rows.map(envRow);
+  }
+
+  async getEnvironment(app: string, name: string): Promise<EnvironmentRecord | undefined> {
+    const { rows } = await this.read((q) => q.query<Record<string, unknown>>('SELECT * FROM environments WHERE app = $1 AND name = $2', [app, name]));
+    return rows[0] ? envRow(rows[0]) : undefined;
+  }
+
+  /**
+   * Creates an environment and its instance rows in one transaction.
+   * @throws `SWY_ENV_EXISTS` (409) when the name is taken (also under a concurrent create).
+   */
+  async createEnvironment(env: Omit<EnvironmentRecord, 'createdAt'>, instances: Omit<InstanceRecord, 'updatedAt'>[] = []): Promise<number> {
+    const { version } = await this.write(async (tx) => {
+      const { rows } = await tx.query(
+        `INSERT INTO environments (app, name, kind, parent, overrides, hosts) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (app, name) DO NOTHING RETURNING name`,
+        [env.app, env.name, env.kind, env.parent, JSON.stringify(env.overrides), JSON.stringify(env.hosts)]);
+      if (rows.length === 0) throw swyError('SWY_ENV_EXISTS', `environment "${env.name}" already exists`, { env: env.name });
+      for (const i of instances) await upsertInstance(tx, i);
+    });
+    return version;
+  }
+
+  /** Deletes an environment and (by cascade) its instance rows. @throws `SWY_ENV_NOT_FOUND`. */
+  async deleteEnvironment(app: string, name: string): Promise<number> {
+    const { version } = await this.write(async (tx) => {
+      const { rows } = await tx.query('DELETE FROM environments WHERE app = $1 AND name = $2 RETURNING name', [app, name]);
+      if (rows.length === 0) throw swyError('SWY_ENV_NOT_FOUND', `environment "${name}" does not exist`, { env: name });
+    });
+    return version;
+  }
+
+  // ---- instances (status, written by the runtime) -------------------------------------------
+
+  async listInstances(app: string): Promise<InstanceRecord[]> {
+    const { rows } = await this.read((q) => q.query<Record<string, unknown>>('SELECT * FROM instances WHERE app = $1 ORDER BY env, service, replica', [app]));
+    return rows.map(instRow);
+  }
+
+  /** Records an instance's status if its environment still exists; returns whether it did. */
+  async recordInstances(instances: Omit<InstanceRecord, 'updatedAt'>[]): Promise<boolean> {
+    const { result } = await this.write(async (tx) => {
+      let any = false;
+      for (const i of instances) {
+        const { rows } = await tx.query('SELECT 1 FROM environments WHERE app = $1 AND name = $2', [i.app, i.env]);
+        if (rows.length) { await upsertInstance(tx, i); any = true; }
+      }
+      return any;
+    });
+    return result;
+  }
+
+  /** Removes every instance row of the app (start-up: the previous owner's processes are gone). */
+  async clearInstances(app: string): Promise<void> {
+    await this.write((tx) => tx.query('DELETE FROM instances WHERE app = $1', [app]));
+  }
+
+  async close(): Promise<void> { await this.#db.close(); this.#listeners.clear(); }
+}
+
+function upsertInstance(tx: Queryable, i: Omit<InstanceRecord, 'updatedAt'>) {
+  return tx.query(
+    `INSERT INTO instances (app, env, service, replica, host, port, pid, state, restarts) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+     ON CONFLICT (app, env, service, replica) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port, pid = EXCLUDED.pid,
+       state = EXCLUDED.state, restarts = EXCLUDED.restarts, updated_at = now()`,
+    [i.app, i.env, i.service, i.replica, i.host, i.port, i.pid, i.state, i.restarts]);
+}
+
+function envRow(r: Record<string, unknown>): EnvironmentRecord {
+  return {
+    app: r.app as string, name: r.name as string, kind: r.kind as 'base' | 'preview', parent: (r.parent as string | null) ?? null,
+    overrides: asJson(r.overrides) as EnvironmentRecord['overrides'], hosts: asJson(r.hosts) as string[],
+    createdAt: new Date(r.created_at as string).toISOString(),
+  };
+}
+
+function instRow(r: Record<string, unknown>): InstanceRecord {
+  return {
+    app: r.app as string, env: r.env as string, service: r.service as string, replica: Number(r.replica),
+    host: r.host as string, port: Number(r.port), pid: r.pid == null ? null : Number(r.pid),
+    state: r.state as string, restarts: Number(r.restarts), updatedAt: new Date(r.updated_at as string).toISOString(),
+  };
+}
+
+function asJson(v: unknown): unknown { return typeof v === 'string' ? JSON.parse(v) : v; }
+
+function splitSql(sql: string): string[] {
+  return sql.split(/;\s*\n/).map((s) => s.trim()).filter(Boolean);
+}
+
+function mapDbError(err: unknown): unknown {
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SWY_')) return err;
+  return err;
+}
