@@ -3,3 +3,4 @@ export { Store, type EnvironmentRecord, type InstanceRecord, type ServiceOverrid
 export { openPgliteDriver } from './pglite.js';
 export type { SqlDriver, Queryable } from './driver.js';
 export { MIGRATIONS } from './migrations.js';
+export { readRouteTable } from './route-table.js';

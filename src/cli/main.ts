@@ -1,0 +1,169 @@
+/**
+ * @module cli/main
+ * The `switchyard` command (commander). Server commands run the platform; every other command
+ * talks to the admin API. Exit codes: 0 ok, 1 failure, 2 invalid spec or usage.
+ */
+import { Command, CommanderError } from 'commander';
+import { formatSpecIssue, SpecError, SwitchyardError } from '../errors/index.js';
+import { startLocal } from '../main.js';
+import { loadSpecFile, specJsonSchema } from '../spec/index.js';
+import { adminUrl, call } from './client.js';
+import { printEnvironments } from './output.js';
+import type { EnvironmentView } from '../control/index.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function buildProgram(): Command {
+  const program = new Command('switchyard')
+    .description('Preview environments and a traffic router with per-hop fallback to base')
+    .option('--admin-url <url>', 'admin API of a running switchyard (default: from .switchyard/admin.json, else http://127.0.0.1:8081)')
+    .option('--app <path>', 'app folder or switchyard.yaml', '.')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program.command('up')
+    .description('run the app: store, control plane, base environment, previews and router (local mode)')
+    .option('--port <port>', 'edge listener port (0 = any free port)', '8080')
+    .option('--admin-port <port>', 'admin API port (0 = any free port)', '8081')
+    .option('--host <address>', 'listen address', '127.0.0.1')
+    .option('--data-dir <dir>', 'state folder (default <app>/.switchyard)')
+    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string }) => {
+      const g = program.opts<{ app: string }>();
+      const log = (msg: string, extra?: object) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg, ...extra }) + '\n');
+      const running = await startLocal({ app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), log });
+      const edgePort = new URL(running.edgeUrl).port;
+      const url = (h: string) => `http://${h}:${edgePort}/`;
+      process.stdout.write(
+        `switchyard is serving app "${running.spec.app}"\n` +
+        `  base     ${url(running.spec.domain)}   (curl -H 'Host: ${running.spec.domain}' ${running.edgeUrl}/)\n` +
+        `  previews ${url(`<env>.${running.spec.domain}`)}   (or header ${running.spec.routingHeader}: <env>)\n` +
+        `  admin    ${running.adminUrl}\n` +
+        `  create a preview: npx switchyard env create feat1 --service api\n` +
+        `READY ${JSON.stringify({ edge: running.edgeUrl, admin: running.adminUrl, app: running.spec.app, domain: running.spec.domain, pid: process.pid })}\n`);
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const onSignal = (sig: string) => {
+          if (stopping) return;
+          stopping = true;
+          process.stderr.write(`switchyard: ${sig}, stopping every process it started…\n`);
+          void running.stop().then(resolve);
+        };
+        process.once('SIGINT', () => onSignal('SIGINT'));
+        process.once('SIGTERM', () => onSignal('SIGTERM'));
+      });
+    });
+
+  program.command('validate')
+    .description('check switchyard.yaml and report every problem as file:line: path: message')
+    .action(() => {
+      const spec = loadSpecFile(program.opts<{ app: string }>().app);
+      process.stdout.write(`${spec.file}: ok (app "${spec.app}", ${Object.keys(spec.services).length} services)\n`);
+    });
+
+  program.command('schema')
+    .description('print the JSON Schema of switchyard.yaml (for editors)')
+    .action(() => { process.stdout.write(JSON.stringify(specJsonSchema(), null, 2) + '\n'); });
+
+  program.command('status')
+    .description('show the running platform: store and snapshot versions, routers')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const s = await call<Record<string, unknown>>(admin(program), 'GET', '/status');
+      process.stdout.write(opts.json ? JSON.stringify(s, null, 2) + '\n' : Object.entries(s).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('\n') + '\n');
+    });
+
+  const env = program.command('env').description('manage environments');
+  env.command('create <name>')
+    .description('create a preview that runs the given services itself; every other hop falls back to base')
+    .option('--service <name>', 'a service the preview runs itself (repeatable)', collect, [])
+    .option('--run <command>', 'command for those services instead of the spec\'s')
+    .option('--cwd <dir>', 'working directory for those services (relative to the app folder)')
+    .option('--var <KEY=VALUE>', 'environment variable for those services (repeatable)', collect, [])
+    .option('--no-wait', 'return at once instead of waiting until the preview is healthy and routable')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { service: string[]; run?: string; cwd?: string; var: string[]; wait: boolean; json?: boolean }) => {
+      const vars: Record<string, string> = {};
+      for (const kv of opts.var) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new CommanderError(2, 'swy.usage', `--var expects KEY=VALUE, got "${kv}"`);
+        vars[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      const override = { ...(opts.run ? { run: opts.run } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.var.length ? { env: vars } : {}) };
+      const services = Object.fromEntries(opts.service.map((s) => [s, override]));
+      const started = Date.now();
+      const view = await call<EnvironmentView>(admin(program), 'POST', '/v1/environments', { name, services, noWait: !opts.wait });
+      if (opts.json) process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+      else process.stdout.write(`created ${view.name} in ${Date.now() - started} ms: ${view.url} (runs ${view.services.join(', ') || 'nothing itself'}; health ${view.health})\n`);
+    });
+  env.command('ls')
+    .description('list environments with URL, the services each runs itself, and health')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const r = await call<{ environments: EnvironmentView[] }>(admin(program), 'GET', '/v1/environments');
+      if (opts.json) process.stdout.write(JSON.stringify(r.environments, null, 2) + '\n');
+      else printEnvironments(r.environments);
+    });
+  env.command('get <name>')
+    .description('show one environment')
+    .action(async (name: string) => {
+      const r = await call<EnvironmentView>(admin(program), 'GET', `/v1/environments/${encodeURIComponent(name)}`);
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    });
+  env.command('delete <name>')
+    .alias('rm')
+    .description('delete a preview: it stops being routed at once, then its processes stop')
+    .action(async (name: string) => {
+      await call(admin(program), 'DELETE', `/v1/environments/${encodeURIComponent(name)}`);
+      process.stdout.write(`deleted ${name}\n`);
+    });
+
+  program.command('logs <envOrService> [service]')
+    .description('print a service\'s log in an environment: `logs <env> <service>` or `logs <service> --env <env>`')
+    .option('--env <name>', 'environment (default base)')
+    .option('--replica <n>', 'replica index', '0')
+    .option('--tail <n>', 'last N lines (0 = all)', '200')
+    .action(async (a: string, b: string | undefined, opts: { env?: string; replica: string; tail: string }) => {
+      const [envName, service] = b === undefined ? [opts.env ?? 'base', a] : [a, b];
+      const text = await call<string>(admin(program), 'GET', `/v1/environments/${encodeURIComponent(envName)}/logs/${encodeURIComponent(service)}?replica=${Number(opts.replica)}&tail=${Number(opts.tail)}`);
+      process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+    });
+
+  return program;
+}
+
+function admin(program: Command): string {
+  return adminUrl(program.opts<{ adminUrl?: string; app?: string }>());
+}
+
+function port(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CommanderError(2, 'swy.usage', `${flag} expects a port number 0-65535, got "${v}"`);
+  return n;
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'swy.usage') process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof SpecError) {
+      process.stderr.write(err.issues.map(formatSpecIssue).join('\n') + '\n');
+      process.stderr.write(`${err.issues.length} problem${err.issues.length === 1 ? '' : 's'} in the spec (SWY_SPEC_INVALID)\n`);
+      return 2;
+    }
+    if (err instanceof SwitchyardError) {
+      process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      return err.code === 'SWY_SPEC_NOT_FOUND' ? 2 : 1;
+    }
+    process.stderr.write(`error: ${(err as Error)?.stack ?? err}\n`);
+    return 1;
+  }
+}
+

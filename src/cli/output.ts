@@ -1,0 +1,8 @@
+/** @module cli/output — human-readable tables for the CLI. */
+import type { EnvironmentView } from '../control/index.js';
+
+export function printEnvironments(envs: EnvironmentView[]): void {
+  const rows = [['NAME', 'KIND', 'URL', 'RUNS', 'HEALTH'], ...envs.map((e) => [e.name, e.kind, e.url, e.services.join(',') || '-', e.health])];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  process.stdout.write(rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n');
+}

@@ -1,0 +1,123 @@
+/**
+ * @module control/api
+ * The admin REST API (JSON; errors as RFC 9457 problem details). The CLI and dashboard speak
+ * only to this API, never to the store.
+ *
+ * - `GET    /status`                                  app, store and snapshot versions
+ * - `GET    /v1/environments`                         list (URL, own services, health)
+ * - `POST   /v1/environments`                         create `{name, services, noWait?}` → 201
+ * - `GET    /v1/environments/:name`                   one
+ * - `DELETE /v1/environments/:name`                   delete → 204
+ * - `GET    /v1/environments/:name/logs/:service`     log text (`?replica=0&tail=200`)
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { SwitchyardError, swyError, toProblem } from '../errors/index.js';
+import type { Environments } from './environments.js';
+
+const MAX_BODY = 1 << 20; // 1 MiB
+
+const OverrideSchema = z.strictObject({
+  run: z.string().min(1).optional(),
+  cwd: z.string().min(1).optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+});
+export const CreateEnvironmentBody = z.strictObject({
+  name: z.string(),
+  services: z.record(z.string(), OverrideSchema).default({}),
+  noWait: z.boolean().optional(),
+});
+
+export interface AdminApiDeps {
+  environments: Environments;
+  status: () => Promise<Record<string, unknown>>;
+  logFile: (env: string, service: string, replica: number) => string;
+}
+
+export function createAdminServer(deps: AdminApiDeps): Server {
+  return createServer((req, res) => {
+    handle(deps, req, res).catch((err) => sendError(res, req, err));
+  });
+}
+
+export function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve((server.address() as AddressInfo).port); });
+  });
+}
+
+async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const method = req.method ?? 'GET';
+  if (url.pathname === '/status' && method === 'GET') return send(res, 200, await deps.status());
+  if (parts[0] === 'v1' && parts[1] === 'environments') {
+    const envs = deps.environments;
+    if (parts.length === 2) {
+      if (method === 'GET') return send(res, 200, { environments: await envs.list() });
+      if (method === 'POST') {
+        const body = CreateEnvironmentBody.safeParse(await readJson(req));
+        if (!body.success) throw swyError('SWY_BAD_REQUEST', body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '), { issues: body.error.issues });
+        const view = await envs.create({ name: body.data.name, services: body.data.services, noWait: body.data.noWait ?? false });
+        res.setHeader('location', `/v1/environments/${encodeURIComponent(view.name)}`);
+        return send(res, 201, view);
+      }
+      return methodNotAllowed(res, 'GET, POST');
+    }
+    const name = parts[2]!;
+    if (parts.length === 3) {
+      if (method === 'GET') return send(res, 200, await envs.view(name));
+      if (method === 'DELETE') { await envs.delete(name); res.writeHead(204).end(); return; }
+      return methodNotAllowed(res, 'GET, DELETE');
+    }
+    if (parts.length === 5 && parts[3] === 'logs' && method === 'GET') {
+      await envs.view(name); // 404 for an unknown environment
+      const replica = Number(url.searchParams.get('replica') ?? 0);
+      const tail = Number(url.searchParams.get('tail') ?? 200);
+      const file = deps.logFile(name, parts[4]!, replica);
+      let text: string;
+      try { statSync(file); text = readFileSync(file, 'utf8'); } catch {
+        throw swyError('SWY_NOT_FOUND', `no log for service "${parts[4]}" replica ${replica} in environment "${name}"`, { env: name, service: parts[4] });
+      }
+      const lines = text.split('\n');
+      const out = tail > 0 ? lines.slice(-tail - 1).join('\n') : text;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(out);
+      return;
+    }
+  }
+  throw swyError('SWY_NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader('allow', allow);
+  const err = new SwitchyardError('SWY_BAD_REQUEST', 405, `method not allowed; use ${allow}`);
+  res.writeHead(405, { 'content-type': 'application/problem+json' }).end(JSON.stringify(toProblem(err)));
+}
+
+function sendError(res: ServerResponse, req: IncomingMessage, err: unknown): void {
+  const e = err instanceof SwitchyardError ? err : swyError('SWY_INTERNAL', String((err as Error)?.message ?? err), {}, err);
+  if (res.headersSent) { res.destroy(); return; }
+  const text = JSON.stringify(toProblem(e, req.url));
+  res.writeHead(e.statusCode, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new SwitchyardError('SWY_BAD_REQUEST', 413, `request body over ${MAX_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text) return {};
+  try { return JSON.parse(text); } catch (e) { throw swyError('SWY_BAD_REQUEST', `body is not valid JSON: ${(e as Error).message}`); }
+}

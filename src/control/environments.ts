@@ -1,0 +1,223 @@
+/**
+ * @module control/environments
+ * Environment lifecycle: bring up base at start, restore previews, create and delete previews.
+ * Writes config to the store; the runtime's status flows back into instance rows.
+ *
+ * Create (waiting):
+ * 1. Validate the name and services; refuse a name being created or already stored (409).
+ * 2. Start the preview's own instances and wait until they are healthy.
+ * 3. One transaction inserts the environment and its instance rows (a concurrent create of the
+ *    same name loses here with 409 and stops what it started).
+ * 4. Wait until the router serves a snapshot with that version, so the first request succeeds.
+ * A failure at any step stops every process started and leaves no rows.
+ */
+import { resolve } from 'node:path';
+import { swyError } from '../errors/index.js';
+import type { InstancePlan, InstanceStatus, Runtime } from '../runtime/index.js';
+import { DNS_LABEL, type AppSpec } from '../spec/index.js';
+import type { EnvironmentRecord, InstanceRecord, ServiceOverride, Store } from '../store/index.js';
+
+export interface CreateEnvironmentInput {
+  name: string;
+  /** Services the preview runs itself, with optional overrides. */
+  services: Record<string, ServiceOverride>;
+  /** Return at once; instances start in the background. */
+  noWait?: boolean;
+}
+
+export interface EnvironmentView {
+  name: string;
+  kind: 'base' | 'preview';
+  url: string;
+  /** Services the environment runs itself. */
+  services: string[];
+  /** `healthy` when every own instance is healthy, else `starting` / `degraded`. */
+  health: 'healthy' | 'starting' | 'degraded' | 'none';
+  instances: { id: string; service: string; replica: number; state: string; port: number; pid: number | null; restarts: number }[];
+  createdAt: string;
+}
+
+export interface EnvironmentsDeps {
+  store: Store;
+  runtime: Runtime;
+  spec: AppSpec;
+  /** Discovery URL of each service (the router's internal listeners). */
+  discovery: Record<string, string>;
+  /** Edge URL port, for the URLs shown to users. */
+  edgePort: () => number;
+  /** Resolves when the data plane serves at least this store version. */
+  waitRoutable: (version: number) => Promise<void>;
+  log: (msg: string, extra?: object) => void;
+}
+
+export class Environments {
+  readonly #creating = new Set<string>();
+  readonly #pendingStatus = new Set<string>();
+  #flushing = false;
+
+  constructor(private readonly d: EnvironmentsDeps) {
+    d.runtime.onStatus((s) => this.#onStatus(s));
+  }
+
+  /** Writes the spec and the base environment to the store; forgets the previous owner's instances. */
+  async prepare(): Promise<void> {
+    const { store, spec } = this.d;
+    await store.putApp(spec.app, spec);
+    await store.clearInstances(spec.app);
+    if (!(await store.getEnvironment(spec.app, 'base'))) {
+      await store.createEnvironment({ app: spec.app, name: 'base', kind: 'base', parent: null, overrides: { services: {} }, hosts: [] });
+    }
+  }
+
+  /** Starts base (every service, waiting for health), then the stored previews. */
+  async startAll(): Promise<void> {
+    const { store, spec } = this.d;
+    const base = await this.d.runtime.start(this.#plans('base', Object.fromEntries(Object.keys(spec.services).map((s) => [s, {}]))));
+    await store.recordInstances(base.map((s) => this.#record(s)));
+    for (const env of await store.listEnvironments(spec.app)) {
+      if (env.kind === 'base') continue;
+      try {
+        const started = await this.d.runtime.start(this.#plans(env.name, env.overrides.services));
+        await store.recordInstances(started.map((s) => this.#record(s)));
+      } catch (err) {
+        this.d.log(`preview "${env.name}" could not be restored`, { err: String((err as Error).message) });
+      }
+    }
+  }
+
+  async create(input: CreateEnvironmentInput): Promise<EnvironmentView> {
+    const { store, spec } = this.d;
+    const name = input.name;
+    validateName(name);
+    for (const s of Object.keys(input.services)) {
+      if (!(s in spec.services)) throw swyError('SWY_SERVICE_NOT_FOUND', `service "${s}" is not in the spec (services: ${Object.keys(spec.services).join(', ')})`, { service: s });
+    }
+    if (this.#creating.has(name) || await store.getEnvironment(spec.app, name)) {
+      throw swyError('SWY_ENV_EXISTS', `environment "${name}" already exists`, { env: name });
+    }
+    this.#creating.add(name);
+    const record = { app: spec.app, name, kind: 'preview' as const, parent: 'base', overrides: { services: input.services }, hosts: [] };
+    try {
+      if (input.noWait) {
+        const version = await store.createEnvironment(record);
+        await this.d.waitRoutable(version);
+        void this.d.runtime.start(this.#plans(name, input.services))
+          .then((st) => store.recordInstances(st.map((s) => this.#record(s))))
+          .catch((err) => this.d.log(`preview "${name}" failed to start`, { err: String((err as Error).message) }));
+        return this.view(name);
+      }
+      const started = await this.d.runtime.start(this.#plans(name, input.services));
+      let version: number;
+      try {
+        version = await store.createEnvironment(record, started.map((s) => this.#record(s)));
+      } catch (err) {
+        await this.d.runtime.stopEnvironment(name);
+        throw err;
+      }
+      await this.d.waitRoutable(version);
+      return this.view(name);
+    } finally {
+      this.#creating.delete(name);
+    }
+  }
+
+  /** Deletes a preview: it stops being routable first, then its processes stop. */
+  async delete(name: string): Promise<void> {
+    if (name === 'base') throw swyError('SWY_ENV_BASE_PROTECTED', 'the base environment cannot be deleted; stop switchyard instead', { env: name });
+    const version = await this.d.store.deleteEnvironment(this.d.spec.app, name);
+    await this.d.waitRoutable(version);
+    await this.d.runtime.stopEnvironment(name);
+  }
+
+  async list(): Promise<EnvironmentView[]> {
+    const [envs, instances] = await Promise.all([this.d.store.listEnvironments(this.d.spec.app), this.d.store.listInstances(this.d.spec.app)]);
+    return envs.map((e) => this.#toView(e, instances.filter((i) => i.env === e.name)));
+  }
+
+  async view(name: string): Promise<EnvironmentView> {
+    const e = await this.d.store.getEnvironment(this.d.spec.app, name);
+    if (!e) throw swyError('SWY_ENV_NOT_FOUND', `environment "${name}" does not exist`, { env: name });
+    const instances = (await this.d.store.listInstances(this.d.spec.app)).filter((i) => i.env === name);
+    return this.#toView(e, instances);
+  }
+
+  /** URL of an environment at the edge. */
+  url(name: string): string {
+    const port = this.d.edgePort();
+    const host = name === 'base' ? this.d.spec.domain : `${name}.${this.d.spec.domain}`;
+    return `http://${host}${port === 80 ? '' : `:${port}`}/`;
+  }
+
+  #toView(e: EnvironmentRecord, instances: InstanceRecord[]): EnvironmentView {
+    const services = e.kind === 'base' ? Object.keys(this.d.spec.services) : Object.keys(e.overrides.services);
+    let health: EnvironmentView['health'] = 'none';
+    if (services.length) {
+      const expected = services.reduce((n, s) => n + (this.d.spec.services[s]?.replicas ?? 1), 0);
+      const healthy = instances.filter((i) => i.state === 'healthy').length;
+      health = healthy === expected ? 'healthy' : instances.some((i) => i.state === 'crashed' || i.state === 'unhealthy') ? 'degraded' : 'starting';
+    }
+    return {
+      name: e.name, kind: e.kind, url: this.url(e.name), services, health,
+      instances: instances.map((i) => ({ id: `${i.env}/${i.service}/${i.replica}`, service: i.service, replica: i.replica, state: i.state, port: i.port, pid: i.pid, restarts: i.restarts })),
+      createdAt: e.createdAt,
+    };
+  }
+
+  #plans(env: string, services: Record<string, ServiceOverride>): InstancePlan[] {
+    const { spec, discovery } = this.d;
+    const urls: Record<string, string> = {};
+    for (const [s, url] of Object.entries(discovery)) urls[`${s.toUpperCase().replace(/-/g, '_')}_URL`] = url;
+    const plans: InstancePlan[] = [];
+    for (const [name, o] of Object.entries(services)) {
+      const svc = spec.services[name]!;
+      const run = o.run ?? svc.run;
+      if (!run) throw swyError('SWY_BAD_REQUEST', `service "${name}" has no "run" command to start locally`, { service: name });
+      for (let replica = 0; replica < svc.replicas; replica++) {
+        plans.push({
+          env, service: name, replica, run,
+          cwd: o.cwd ? resolve(spec.root, o.cwd) : svc.cwd!,
+          vars: {
+            ...urls, ...svc.env, ...o.env,
+            SWITCHYARD_APP: spec.app, SWITCHYARD_ENV: env, SWITCHYARD_SERVICE: name,
+            SWITCHYARD_ROUTING_HEADER: spec.routingHeader,
+          },
+          ...(svc.health ? { health: svc.health } : {}),
+        });
+      }
+    }
+    return plans;
+  }
+
+  #record(s: InstanceStatus): Omit<InstanceRecord, 'updatedAt'> {
+    return { app: this.d.spec.app, env: s.env, service: s.service, replica: s.replica, host: s.host, port: s.port, pid: s.pid ?? null, state: s.state, restarts: s.restarts };
+  }
+
+  // Status flows up: coalesce runtime events and write the latest state of each instance.
+  #onStatus(s: InstanceStatus): void {
+    this.#pendingStatus.add(s.id);
+    if (!this.#flushing) void this.#flushStatus();
+  }
+
+  async #flushStatus(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#pendingStatus.size) {
+        const ids = new Set(this.#pendingStatus);
+        this.#pendingStatus.clear();
+        const latest = this.d.runtime.list().filter((s) => ids.has(s.id) && s.state !== 'stopped');
+        if (latest.length) await this.d.store.recordInstances(latest.map((s) => this.#record(s))).catch((err) => this.d.log('could not record instance status', { err: String(err) }));
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+}
+
+/** Environment names are DNS labels without `--` (reserved for `<env>--<label>` hosts). */
+export function validateName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !DNS_LABEL.test(name) || name.includes('--') || name === 'base') {
+    throw swyError('SWY_ENV_NAME_INVALID',
+      `environment name ${JSON.stringify(name)} is invalid: expected a DNS label (lowercase letters, digits and "-", 1–63 characters, not starting or ending with "-", no "--"), other than "base"`,
+      { name });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * @module control/publisher
+ * Turns store changes into router snapshots: on each change notification it reads the route
+ * table, compiles it and hands it to the subscribers. Bursts coalesce (latest wins): while one
+ * compile runs, further notifications only mark the state dirty, and one more pass follows.
+ * A table whose compile fails leaves the last good snapshot in place.
+ */
+import { compileSnapshot, type Snapshot } from '../routing/index.js';
+import { readRouteTable, type Store } from '../store/index.js';
+
+export type SnapshotListener = (s: Snapshot) => void;
+
+export class SnapshotPublisher {
+  #current: Snapshot | undefined;
+  #running = false;
+  #dirty = false;
+  #lastError: unknown;
+  readonly #listeners = new Set<SnapshotListener>();
+  readonly #waiters: { version: number; resolve: () => void }[] = [];
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly store: Store, private readonly app: string, private readonly log: (msg: string, extra?: object) => void = () => {}) {}
+
+  get current(): Snapshot | undefined { return this.#current; }
+  get lastError(): unknown { return this.#lastError; }
+
+  /** Subscribes to the store feed and publishes the first snapshot. */
+  async start(): Promise<Snapshot> {
+    this.#unsubscribe = this.store.onChange(() => this.refresh());
+    await this.#rebuild();
+    if (!this.#current) throw this.#lastError ?? new Error('no snapshot');
+    return this.#current;
+  }
+
+  stop(): void { this.#unsubscribe?.(); }
+
+  onSnapshot(l: SnapshotListener): () => void {
+    this.#listeners.add(l);
+    if (this.#current) l(this.#current);
+    return () => this.#listeners.delete(l);
+  }
+
+  /** Requests a rebuild; coalesces with one in progress. */
+  refresh(): void {
+    if (this.#running) { this.#dirty = true; return; }
+    void this.#rebuild();
+  }
+
+  /** Resolves when a snapshot of at least `version` has been published. */
+  waitForVersion(version: number): Promise<void> {
+    if ((this.#current?.version ?? -1) >= version) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ version, resolve }));
+  }
+
+  async #rebuild(): Promise<void> {
+    this.#running = true;
+    try {
+      do {
+        this.#dirty = false;
+        try {
+          const table = await readRouteTable(this.store, this.app);
+          if (this.#current && table.version <= this.#current.version) { this.log('skipping unchanged route table', { version: table.version }); continue; }
+          const snap = compileSnapshot(table, this.#current);
+          this.#current = snap;
+          this.#lastError = undefined;
+          for (const l of this.#listeners) l(snap);
+          for (let i = this.#waiters.length - 1; i >= 0; i--) {
+            const w = this.#waiters[i]!;
+            if (w.version <= snap.version) { this.#waiters.splice(i, 1); w.resolve(); }
+          }
+        } catch (err) {
+          this.#lastError = err;
+          this.log('snapshot rebuild failed; keeping the last good snapshot', { err: String(err) });
+        }
+      } while (this.#dirty);
+    } finally {
+      this.#running = false;
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * @module router/router
+ * The data plane: an edge listener (host/header/baggage → environment, path → service) and one
+ * internal listener per service (discovery address; environment from the routing header).
+ * It serves from one immutable snapshot held in a single field; {@link Router.setSnapshot}
+ * swaps it in one assignment, and a request keeps the snapshot it started with. The router
+ * never touches the store.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { swyError } from '../errors/index.js';
+import { resolveEdge, resolveInternal, type RouteDecision, type Snapshot } from '../routing/index.js';
+import { proxyHttp, proxyUpgrade, type ProxyRequestInfo } from './proxy.js';
+import { sendProblem } from './problem.js';
+import { UpstreamPools } from './upstreams.js';
+
+type Target = { edge: true } | { edge: false; service: string };
+
+export class Router {
+  #snapshot: Snapshot | undefined;
+  readonly #pools = new UpstreamPools();
+  readonly #servers: Server[] = [];
+  readonly #versionWaiters: { version: number; resolve: () => void }[] = [];
+
+  /** The snapshot being served (undefined before the first one). */
+  get snapshot(): Snapshot | undefined { return this.#snapshot; }
+  /** Version of the snapshot being served; 0 before the first one. */
+  get version(): number { return this.#snapshot?.version ?? 0; }
+
+  /** Swaps the served snapshot (one assignment). Older versions than the current are ignored. */
+  setSnapshot(s: Snapshot): void {
+    if (this.#snapshot !== undefined && s.version < this.#snapshot.version) return;
+    this.#snapshot = s;
+    this.#pools.sweep(s);
+    for (let i = this.#versionWaiters.length - 1; i >= 0; i--) {
+      const w = this.#versionWaiters[i]!;
+      if (w.version <= s.version) { this.#versionWaiters.splice(i, 1); w.resolve(); }
+    }
+  }
+
+  /** Resolves once a snapshot of at least `version` is served. */
+  waitForVersion(version: number): Promise<void> {
+    if (this.version >= version) return Promise.resolve();
+    return new Promise((resolve) => this.#versionWaiters.push({ version, resolve }));
+  }
+
+  /** Starts the edge listener; resolves with the bound port. */
+  listenEdge(port: number, host = '127.0.0.1'): Promise<number> {
+    return this.#listen({ edge: true }, port, host);
+  }
+
+  /** Starts one internal listener per service; resolves with `service → port`. */
+  async listenInternal(services: readonly string[], host = '127.0.0.1'): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const s of services) out[s] = await this.#listen({ edge: false, service: s }, 0, host);
+    return out;
+  }
+
+  #listen(target: Target, port: number, host: string): Promise<number> {
+    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => this.#onRequest(target, req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(target, req, socket, head));
+    server.on('clientError', (_err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'); else socket.destroy(); });
+    this.#servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => { server.off('error', reject); resolve((server.address() as AddressInfo).port); });
+    });
+  }
+
+  #decide(target: Target, req: IncomingMessage, snap: Snapshot, path: string): RouteDecision {
+    const header = req.headers[snap.routingHeader] as string | undefined;
+    const baggage = req.headers.baggage as string | undefined;
+    return target.edge
+      ? resolveEdge(snap, { host: req.headers.host, header, baggage, path })
+      : resolveInternal(snap, { service: target.service, header, baggage });
+  }
+
+  // HOT PATH — change with care: one resolve, one proxy call.
+  #onRequest(target: Target, req: IncomingMessage, res: ServerResponse): void {
+    const snap = this.#snapshot;
+    if (snap === undefined) { sendProblem(req, res, swyError('SWY_STORE_UNAVAILABLE', 'the router has no routing snapshot yet')); return; }
+    const path = originForm(req.url);
+    if (path === undefined) { sendProblem(req, res, swyError('SWY_BAD_REQUEST', `request target "${req.url}" is not in origin or absolute form`)); return; }
+    const d = this.#decide(target, req, snap, path);
+    if (d.kind !== 'upstream') { this.#noUpstream(req, res, d); return; }
+    void proxyHttp(this.#pools, req, res, d, this.#info(target, req, snap, d, path));
+  }
+
+  #onUpgrade(target: Target, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const snap = this.#snapshot;
+    const path = originForm(req.url);
+    if (snap === undefined || path === undefined) { socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'); return; }
+    const d = this.#decide(target, req, snap, path);
+    if (d.kind !== 'upstream') { socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'); return; }
+    proxyUpgrade(this.#pools, req, socket, head, d, this.#info(target, req, snap, d, path));
+  }
+
+  #info(target: Target, req: IncomingMessage, snap: Snapshot, d: Extract<RouteDecision, { kind: 'upstream' }>, path: string): ProxyRequestInfo {
+    let upPath = path;
+    if (d.stripLength > 0) {
+      upPath = path.slice(d.stripLength);
+      if (upPath.length === 0 || upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
+    }
+    return {
+      edge: target.edge, clientIp: req.socket.remoteAddress ?? '', proto: 'http', path: upPath,
+      routingHeader: snap.routingHeader,
+      responseHeaders: d.fallback === 'unknown-env' ? { 'x-switchyard-fallback': 'unknown-env' } : undefined,
+    };
+  }
+
+  #noUpstream(req: IncomingMessage, res: ServerResponse, d: Exclude<RouteDecision, { kind: 'upstream' }>): void {
+    switch (d.kind) {
+      case 'unknown-env':
+        sendProblem(req, res, swyError('SWY_ENV_NOT_FOUND', `environment "${d.name}" does not exist (host ${req.headers.host})`, { env: d.name }));
+        return;
+      case 'no-route':
+        sendProblem(req, res, swyError('SWY_ROUTE_NOT_FOUND', `no public prefix matches ${req.url} in environment "${d.env.name}"`, { env: d.env.name }));
+        return;
+      case 'no-upstream':
+        sendProblem(req, res, swyError('SWY_NO_HEALTHY_UPSTREAM', `service "${d.service.name}" runs neither in "${d.env.name}" nor in base`, { env: d.env.name, service: d.service.name }));
+        return;
+    }
+  }
+
+  /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes everything. */
+  async close(drainMs = 5_000): Promise<void> {
+    const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const s of this.#servers) s.closeIdleConnections();
+    const timer = setTimeout(() => { for (const s of this.#servers) s.closeAllConnections(); }, drainMs);
+    await Promise.all(closing);
+    clearTimeout(timer);
+    await this.#pools.close();
+  }
+}
+
+/** Origin-form path of a request target; absolute-form is reduced to its path. */
+function originForm(url: string | undefined): string | undefined {
+  if (url === undefined || url.length === 0) return undefined;
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  if (url.startsWith('http://') || url.startsWith('https://')) {
+    const slash = url.indexOf('/', url.indexOf('//') + 2);
+    return slash === -1 ? '/' : url.slice(slash);
+  }
+  return undefined;
+}
