@@ -22,7 +22,7 @@ export async function readRouteTable(store: Store, app: string): Promise<RouteTa
     if (!list) byEnvService.set(key, (list = []));
     list.push({ id: `${i.env}/${i.service}/${i.replica}`, host: i.host, port: i.port, ready: READY_STATES.has(i.state) });
   }
-  const serviceNames = Object.keys(spec.services);
+  const serviceNames = Object.keys(spec.services).sort(); // jsonb does not keep key order: sort for a stable table
   const environments: EnvironmentRoute[] = envs.map((e) => {
     const runs = e.kind === 'base' ? serviceNames : Object.keys(e.overrides.services ?? {}).filter((s) => s in spec.services);
     return {
