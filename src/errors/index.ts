@@ -58,6 +58,14 @@ export const ERROR_CODES = {
   SWY_STORE_UNAVAILABLE: [503, 'The store is unavailable'],
   SWY_ADMIN_UNREACHABLE: [503, 'The admin API could not be reached'],
   SWY_NOT_FOUND: [404, 'Not found'],
+  SWY_BLOB_NOT_FOUND: [404, 'No such blob in the blob store'],
+  SWY_BLOB_INTEGRITY: [422, 'Blob content does not match its hash or size'],
+  SWY_BLOB_STORE_UNAVAILABLE: [503, 'The blob store failed or could not be reached'],
+  SWY_RANGE_NOT_SATISFIABLE: [416, 'The requested byte range is not satisfiable'],
+  SWY_MANIFEST_INVALID: [400, 'The deploy manifest is invalid'],
+  SWY_PATH_INVALID: [400, 'The request path is malformed'],
+  SWY_METHOD_NOT_ALLOWED: [405, 'The method is not allowed for this resource'],
+  SWY_FILE_NOT_FOUND: [404, 'No such file in the site deploy'],
   SWY_INTERNAL: [500, 'Internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 

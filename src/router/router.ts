@@ -13,15 +13,22 @@ import { swyError } from '../errors/index.js';
 import { resolveEdge, resolveInternal, type RouteDecision, type Snapshot } from '../routing/index.js';
 import { proxyHttp, proxyUpgrade, type ProxyRequestInfo } from './proxy.js';
 import { sendProblem } from './problem.js';
-import { UpstreamPools } from './upstreams.js';
+import { UpstreamPools, type UpstreamTimeouts } from './upstreams.js';
+
+export interface RouterOptions {
+  /** Upstream connect/headers/body/keep-alive timeouts; default {@link DEFAULT_TIMEOUTS}. */
+  timeouts?: UpstreamTimeouts;
+}
 
 type Target = { edge: true } | { edge: false; service: string };
 
 export class Router {
   #snapshot: Snapshot | undefined;
-  readonly #pools = new UpstreamPools();
+  readonly #pools: UpstreamPools;
   readonly #servers: Server[] = [];
   readonly #versionWaiters: { version: number; resolve: () => void }[] = [];
+
+  constructor(options: RouterOptions = {}) { this.#pools = new UpstreamPools(options.timeouts); }
 
   /** The snapshot being served (undefined before the first one). */
   get snapshot(): Snapshot | undefined { return this.#snapshot; }

@@ -1,5 +1,7 @@
 /** @module store — schema, migrations, queries and the change feed (PGlite embedded; PostgreSQL later). */
-export { Store, type EnvironmentRecord, type InstanceRecord, type ServiceOverride, type ChangeListener } from './store.js';
+export { Store, type EnvironmentRecord, type InstanceRecord, type ServiceOverride, type ChangeListener, type RouterRecord } from './store.js';
+export { openPostgresDriver, isUnavailable, CHANGE_CHANNEL } from './postgres.js';
+export { openStore } from './open.js';
 export { openPgliteDriver } from './pglite.js';
 export type { SqlDriver, Queryable } from './driver.js';
 export { MIGRATIONS } from './migrations.js';

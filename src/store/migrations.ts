@@ -49,4 +49,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'router replicas and the version each serves',
+    sql: `
+      CREATE TABLE routers (
+        id text PRIMARY KEY,
+        url text NOT NULL,
+        version bigint NOT NULL,
+        seen_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

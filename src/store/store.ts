@@ -7,6 +7,7 @@
 import { swyError } from '../errors/index.js';
 import type { Queryable, SqlDriver } from './driver.js';
 import { MIGRATIONS } from './migrations.js';
+import { CHANGE_CHANNEL, type PostgresDriver } from './postgres.js';
 
 /** Per-service overrides a preview runs with. */
 export interface ServiceOverride {
@@ -32,18 +33,39 @@ export interface InstanceRecord {
   state: string; restarts: number; updatedAt: string;
 }
 
-export type ChangeListener = (version: number) => void;
+/** Called after a committed change with the new version; `undefined` asks for a full re-read (reconnect). */
+export type ChangeListener = (version: number | undefined) => void;
+
+/** A router replica's report: the snapshot version it serves (like an Envoy ACK). */
+export interface RouterRecord { id: string; url: string; version: number; seenAt: string }
 
 export class Store {
   readonly #db: SqlDriver;
   readonly #listeners = new Set<ChangeListener>();
 
+  #stopFeed: (() => Promise<void>) | undefined;
+
   constructor(db: SqlDriver) { this.#db = db; }
+
+  /**
+   * Starts hearing other processes' changes (PostgreSQL `LISTEN`). Local writes are heard
+   * without it. Idempotent.
+   */
+  async startFeed(): Promise<void> {
+    const db = this.#db as SqlDriver & { listen?: PostgresDriver['listen'] };
+    if (this.#stopFeed || !db.listen) return;
+    this.#stopFeed = await db.listen((v) => { for (const l of this.#listeners) l(v); });
+  }
 
   get kind(): SqlDriver['kind'] { return this.#db.kind; }
 
   /** Applies pending migrations in order, each in its own transaction. */
   async migrate(): Promise<number> {
+    const db = this.#db as SqlDriver & { withMigrationLock?: PostgresDriver['withMigrationLock'] };
+    return db.withMigrationLock ? db.withMigrationLock(() => this.#migrate()) : this.#migrate();
+  }
+
+  async #migrate(): Promise<number> {
     await this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
     const { rows } = await this.#db.query<{ version: number }>('SELECT version FROM schema_migrations');
     const done = new Set(rows.map((r) => Number(r.version)));
@@ -80,7 +102,10 @@ export class Store {
       out = await this.#db.transaction(async (tx) => {
         const result = await fn(tx);
         const { rows } = await tx.query<{ version: string | number }>('UPDATE store_version SET version = version + 1 WHERE id = 1 RETURNING version');
-        return { result, version: Number(rows[0]!.version) };
+        const version = Number(rows[0]!.version);
+        // Delivered to other processes at commit, never for a rolled-back transaction.
+        if (this.#db.kind === 'postgres') await tx.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, String(version)]);
+        return { result, version };
       });
     } catch (err) {
       throw mapDbError(err);
@@ -169,7 +194,30 @@ export class Store {
     await this.write((tx) => tx.query('DELETE FROM instances WHERE app = $1', [app]));
   }
 
-  async close(): Promise<void> { await this.#db.close(); this.#listeners.clear(); }
+  // ---- routers (status: the version each replica serves; never bumps the store version) ----
+
+  async reportRouter(r: { id: string; url: string; version: number }): Promise<void> {
+    await this.read((q) => q.query(
+      `INSERT INTO routers (id, url, version, seen_at) VALUES ($1, $2, $3, now())
+       ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, version = EXCLUDED.version, seen_at = now()`, [r.id, r.url, r.version]));
+  }
+
+  async removeRouter(id: string): Promise<void> {
+    await this.read((q) => q.query('DELETE FROM routers WHERE id = $1', [id]));
+  }
+
+  /** Routers seen within `maxAgeMs`. */
+  async listRouters(maxAgeMs = 10_000): Promise<RouterRecord[]> {
+    const { rows } = await this.read((q) => q.query<Record<string, unknown>>(
+      `SELECT id, url, version, seen_at FROM routers WHERE seen_at > now() - ($1::int * interval '1 millisecond') ORDER BY id`, [maxAgeMs]));
+    return rows.map((r) => ({ id: r.id as string, url: r.url as string, version: Number(r.version), seenAt: new Date(r.seen_at as string).toISOString() }));
+  }
+
+  async close(): Promise<void> {
+    await this.#stopFeed?.();
+    await this.#db.close();
+    this.#listeners.clear();
+  }
 }
 
 function upsertInstance(tx: Queryable, i: Omit<InstanceRecord, 'updatedAt'>) {

@@ -5,10 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPgliteDriver, readRouteTable, Store } from '../../src/store/index.js';
+import { openPgliteDriver, openPostgresDriver, readRouteTable, Store } from '../../src/store/index.js';
+import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swy-store-'));
 let store: Store;
+let pgServer: TestPostgres | undefined;
 const app = 'shop';
 const spec = {
   app, domain: 'shop.localhost', routingHeader: 'x-switchyard-env', root: '/tmp', file: '/tmp/switchyard.yaml',
@@ -18,20 +20,23 @@ const spec = {
   },
 };
 
-beforeAll(async () => {
-  store = new Store(await openPgliteDriver(join(dir, 'store')));
-  expect(await store.migrate()).toBe(1);
-});
-afterAll(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
+const backends = [{ name: 'pglite' }, ...(postgresAvailable() ? [{ name: 'postgres' }] : [])];
 
-describe('store (pglite)', () => {
+describe.each(backends)('store ($name)', ({ name }) => {
+  beforeAll(async () => {
+    if (name === 'pglite') store = new Store(await openPgliteDriver(join(dir, 'store')));
+    else { pgServer = await startPostgres(); store = new Store(openPostgresDriver(pgServer.url)); }
+    expect(await store.migrate()).toBe(2);
+  });
+  afterAll(async () => { await store.close(); await pgServer?.destroy(); });
+
   it('migrations are idempotent', async () => {
     expect(await store.migrate()).toBe(0);
   });
 
   it('bumps the version once per write and notifies after commit', async () => {
     const seen: number[] = [];
-    const off = store.onChange((v) => seen.push(v));
+    const off = store.onChange((v) => { if (v !== undefined) seen.push(v); });
     const before = await store.version();
     await store.putApp(app, spec);
     await store.createEnvironment({ app, name: 'base', kind: 'base', parent: null, overrides: { services: {} }, hosts: [] });
@@ -84,14 +89,16 @@ describe('store (pglite)', () => {
     await expect(store.deleteEnvironment(app, 'feat1')).rejects.toMatchObject({ code: 'SWY_ENV_NOT_FOUND' });
   });
 
-  it('refuses a second owner of the data folder (same process)', async () => {
+  it.runIf(name === 'pglite')('refuses a second owner of the data folder (same process)', async () => {
     await expect(openPgliteDriver(join(dir, 'store'))).rejects.toMatchObject({ code: 'SWY_STORE_LOCKED' });
   });
 
-  it('refuses a second owner of the data folder (another process)', () => {
+  it.runIf(name === 'pglite')('refuses a second owner of the data folder (another process)', () => {
     const script = `import('${new URL('../../src/store/pglite.ts', import.meta.url).pathname}').then(m => m.openPgliteDriver(${JSON.stringify(join(dir, 'store'))})).then(() => { console.log('OPENED'); process.exit(0) }, e => { console.log(e.code); process.exit(3) })`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stdout.trim()).toBe('SWY_STORE_LOCKED');
     expect(r.status).toBe(3);
   });
 });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
