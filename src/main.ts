@@ -1,29 +1,44 @@
 /**
  * @module main
- * The composition root of local mode: one owner process holds the embedded store (with its
- * lock), the control plane, the local runtime and the router. Every part is wired here by
- * constructor injection; nothing registers itself on import.
+ * Composition roots. Every part is wired here by constructor injection; nothing registers
+ * itself on import.
+ * - {@link startLocal}: one owner process with the store (embedded PGlite by default), the control
+ *   plane, the local runtime and a router — `switchyard up`.
+ * - {@link startControl}: control plane and runtime only, on a shared PostgreSQL — `switchyard control`.
+ * - {@link startRouterNode}: the data plane only, fed by the store's change feed — `switchyard router`.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Environments, SnapshotPublisher, createAdminServer, listen } from './control/index.js';
+import { swyError } from './errors/index.js';
 import { Router } from './router/index.js';
 import { createLocalRuntime } from './runtime/index.js';
 import { loadSpecFile, type AppSpec } from './spec/index.js';
-import { Store, openPgliteDriver } from './store/index.js';
+import { openStore, type Store } from './store/index.js';
 
-export interface LocalOptions {
+export type Log = (msg: string, extra?: object) => void;
+
+export interface CommonOptions {
+  /** State folder (embedded store, logs); default `<app folder>/.switchyard`. */
+  dataDir?: string;
+  /** `postgres://…` selects PostgreSQL; absent = embedded PGlite. */
+  databaseUrl?: string;
+  /** Listen address of every listener. */
+  host: string;
+  log: Log;
+}
+
+export interface LocalOptions extends CommonOptions {
   /** Spec file or folder holding `switchyard.yaml`. */
   app: string;
-  /** State folder; default `<app folder>/.switchyard`. */
-  dataDir?: string;
   /** Edge port (0 = any free port). */
   port: number;
   /** Admin API port (0 = any free port). */
   adminPort: number;
-  /** Listen address of edge and admin API. */
-  host: string;
-  log: (msg: string, extra?: object) => void;
+  /** First discovery port (service i in name order gets base+i); 0 = free ports. */
+  internalBasePort?: number;
 }
 
 export interface RunningSwitchyard {
@@ -34,25 +49,44 @@ export interface RunningSwitchyard {
   stop(): Promise<void>;
 }
 
+/** Runs cleanup steps in reverse order, logging failures; used by every composition. */
+function cleanupStack(log: Log) {
+  const steps: (() => Promise<void> | void)[] = [];
+  return {
+    push: (f: () => Promise<void> | void) => steps.push(f),
+    async run() { for (const f of steps.splice(0).reverse()) { try { await f(); } catch (err) { log('stop step failed', { err: String(err) }); } } },
+  };
+}
+
+/** Discovery URL of each service: fixed ports from a base port, or the router's own. */
+function discoveryUrls(spec: AppSpec, host: string, ports: Record<string, number>): Record<string, string> {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return Object.fromEntries(Object.entries(ports).map(([s, p]) => [s, `http://${h}:${p}`]));
+}
+
+export function internalPortsFrom(spec: AppSpec, base: number): Record<string, number> {
+  return Object.fromEntries(Object.keys(spec.services).sort().map((s, i) => [s, base + i]));
+}
+
 /** Starts switchyard for one app in local mode. Resolves when base is healthy and every listener is up. */
 export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
   const spec = loadSpecFile(o.app);
   const dataDir = o.dataDir ?? join(spec.root, '.switchyard');
   mkdirSync(dataDir, { recursive: true });
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const stop = async () => { for (const c of cleanups.splice(0).reverse()) { try { await c(); } catch (err) { o.log('stop step failed', { err: String(err) }); } } };
+  const cleanup = cleanupStack(o.log);
   try {
-    const store = new Store(await openPgliteDriver(join(dataDir, 'store')));
-    cleanups.push(() => store.close());
-    await store.migrate();
+    const store = await openStore({ databaseUrl: o.databaseUrl, dataDir });
+    cleanup.push(() => store.close());
 
     const router = new Router();
-    cleanups.push(() => router.close(2_000));
-    const internalPorts = await router.listenInternal(Object.keys(spec.services));
-    const discovery = Object.fromEntries(Object.entries(internalPorts).map(([s, p]) => [s, `http://127.0.0.1:${p}`]));
+    cleanup.push(() => router.close(2_000));
+    const internalPorts = o.internalBasePort
+      ? await router.listenInternalOn(internalPortsFrom(spec, o.internalBasePort), o.host)
+      : await router.listenInternal(Object.keys(spec.services), o.host);
+    const discovery = discoveryUrls(spec, o.host, internalPorts);
 
     const runtime = createLocalRuntime({ logDir: join(dataDir, 'logs') });
-    cleanups.push(() => runtime.stopAll());
+    cleanup.push(() => runtime.stopAll());
 
     const publisher = new SnapshotPublisher(store, spec.app, o.log);
     let edgePort = o.port;
@@ -63,7 +97,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     await environments.prepare();
     publisher.onSnapshot((s) => router.setSnapshot(s));
     await publisher.start();
-    cleanups.push(() => publisher.stop());
+    cleanup.push(() => publisher.stop());
     await environments.startAll();
 
     const admin = createAdminServer({
@@ -77,16 +111,153 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
       }),
     });
     const adminPort = await listen(admin, o.adminPort, o.host);
-    cleanups.push(() => new Promise<void>((r) => { admin.close(() => r()); admin.closeAllConnections(); }));
+    cleanup.push(() => closeServer(admin));
     edgePort = await router.listenEdge(o.port, o.host);
     const edgeUrl = `http://${o.host}:${edgePort}`;
     const adminUrl = `http://${o.host}:${adminPort}`;
     const infoFile = join(dataDir, 'admin.json');
     writeFileSync(infoFile, JSON.stringify({ adminUrl, edgeUrl, pid: process.pid }) + '\n');
-    cleanups.splice(1, 0, () => rmSync(infoFile, { force: true }));
-    return { spec, edgeUrl, adminUrl, dataDir, stop };
+    cleanup.push(() => rmSync(infoFile, { force: true }));
+    return { spec, edgeUrl, adminUrl, dataDir, stop: () => cleanup.run() };
   } catch (err) {
-    await stop();
+    await cleanup.run();
     throw err;
   }
+}
+
+export interface ControlOptions extends CommonOptions {
+  app: string;
+  adminPort: number;
+  /** Discovery ports the routers listen on (service i in name order gets base+i). */
+  internalBasePort: number;
+  /** Host routers' discovery ports are reached on. */
+  discoveryHost?: string;
+  /** Edge port shown in URLs. */
+  edgePort: number;
+  /** How long `env create`/`delete` wait for every live router to serve the change (ms). */
+  propagationTimeoutMs?: number;
+}
+
+/** Control plane + local runtime on a shared PostgreSQL; routers run as separate processes. */
+export async function startControl(o: ControlOptions): Promise<RunningSwitchyard> {
+  if (!(o.databaseUrl ?? process.env.SWITCHYARD_DATABASE_URL)) {
+    throw swyError('SWY_BAD_REQUEST', '`switchyard control` needs a shared store: pass --database-url postgres://… (or set SWITCHYARD_DATABASE_URL)');
+  }
+  const spec = loadSpecFile(o.app);
+  const dataDir = o.dataDir ?? join(spec.root, '.switchyard');
+  mkdirSync(dataDir, { recursive: true });
+  const cleanup = cleanupStack(o.log);
+  try {
+    const store = await openStore({ databaseUrl: o.databaseUrl, dataDir });
+    cleanup.push(() => store.close());
+    const runtime = createLocalRuntime({ logDir: join(dataDir, 'logs') });
+    cleanup.push(() => runtime.stopAll());
+    const discovery = discoveryUrls(spec, o.discoveryHost ?? '127.0.0.1', internalPortsFrom(spec, o.internalBasePort));
+    const environments = new Environments({
+      store, runtime, spec, discovery, edgePort: () => o.edgePort,
+      waitRoutable: (v) => waitForRouters(store, v, o.propagationTimeoutMs ?? 10_000, o.log), log: o.log,
+    });
+    await environments.prepare();
+    await environments.startAll();
+    const admin = createAdminServer({
+      environments,
+      logFile: (env, svc, replica) => runtime.logFile(env, svc, replica),
+      status: async () => {
+        const storeVersion = await store.version();
+        const routers = await store.listRouters();
+        return {
+          app: spec.app, domain: spec.domain, mode: 'control', store: store.kind, storeVersion,
+          routers: routers.map((r) => ({ ...r, upToDate: r.version >= storeVersion })),
+          allRoutersUpToDate: routers.length > 0 && routers.every((r) => r.version >= storeVersion), discovery,
+        };
+      },
+    });
+    const adminPort = await listen(admin, o.adminPort, o.host);
+    cleanup.push(() => closeServer(admin));
+    const adminUrl = `http://${o.host}:${adminPort}`;
+    return { spec, edgeUrl: '', adminUrl, dataDir, stop: () => cleanup.run() };
+  } catch (err) {
+    await cleanup.run();
+    throw err;
+  }
+}
+
+/** Resolves when every router seen recently serves `version` (or after `timeoutMs`, logged). */
+async function waitForRouters(store: Store, version: number, timeoutMs: number, log: Log): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const routers = await store.listRouters(5_000).catch(() => []);
+    if (routers.length > 0 && routers.every((r) => r.version >= version)) return;
+    if (Date.now() > deadline) { log('routers did not all reach the version in time', { version, routers }); return; }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export interface RouterNodeOptions extends CommonOptions {
+  /** App name in the store; default: the only app there. */
+  appName?: string;
+  port: number;
+  adminPort: number;
+  internalBasePort: number;
+  /** Router id reported to the control plane; default `<hostname>-<pid>`. */
+  id?: string;
+  /** Drain deadline on stop (ms). */
+  drainMs?: number;
+}
+
+export interface RunningRouter { id: string; edgeUrl: string; adminUrl: string; stop(): Promise<void> }
+
+/**
+ * A router replica: serves from the snapshot the store's feed keeps current, reports the version
+ * it serves, and keeps serving its last snapshot while the store is away.
+ */
+export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRouter> {
+  if (!(o.databaseUrl ?? process.env.SWITCHYARD_DATABASE_URL)) {
+    throw swyError('SWY_BAD_REQUEST', '`switchyard router` needs a shared store: pass --database-url postgres://… (or set SWITCHYARD_DATABASE_URL)');
+  }
+  const cleanup = cleanupStack(o.log);
+  try {
+    const store = await openStore({ databaseUrl: o.databaseUrl, dataDir: o.dataDir ?? '.switchyard' });
+    cleanup.push(() => store.close());
+    const app = o.appName ?? await onlyApp(store);
+    const spec = await store.getAppSpec<AppSpec>(app);
+    if (!spec) throw swyError('SWY_NOT_FOUND', `app "${app}" is not in the store; start \`switchyard control\` first`);
+    const router = new Router();
+    const id = o.id ?? `${hostname()}-${process.pid}`;
+    let edgeUrl = '';
+    // Reports the served version once listening (like an Envoy ACK); failures are retried by the heartbeat.
+    const report = async () => { if (edgeUrl) await store.reportRouter({ id, url: edgeUrl, version: router.version }).catch(() => undefined); };
+    const publisher = new SnapshotPublisher(store, app, o.log);
+    publisher.onSnapshot((s) => { router.setSnapshot(s); void report(); });
+    await publisher.start(); // the current snapshot before listening
+    cleanup.push(() => publisher.stop());
+    const internal = await router.listenInternalOn(internalPortsFrom(spec, o.internalBasePort), o.host);
+    const edgePort = await router.listenEdge(o.port, o.host);
+    cleanup.push(() => router.close(o.drainMs ?? 5_000));
+    edgeUrl = `http://${o.host}:${edgePort}`;
+    const status: Server = createServer((req, res) => {
+      const body = JSON.stringify({ id, app, mode: 'router', snapshotVersion: router.version, edge: edgeUrl, internal, storeError: publisher.lastError ? String(publisher.lastError) : null });
+      res.writeHead(req.url === '/status' || req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' }).end(body);
+    });
+    const adminPort = await listen(status, o.adminPort, o.host);
+    cleanup.push(() => closeServer(status));
+    const adminUrl = `http://${o.host}:${adminPort}`;
+    await report();
+    const heartbeat = setInterval(() => void report(), 1_000);
+    cleanup.push(() => { clearInterval(heartbeat); return store.removeRouter(id).catch(() => undefined); });
+    return { id, edgeUrl, adminUrl, stop: () => cleanup.run() };
+  } catch (err) {
+    await cleanup.run();
+    throw err;
+  }
+}
+
+async function onlyApp(store: Store): Promise<string> {
+  const { rows } = await store.read((q) => q.query<{ name: string }>('SELECT name FROM apps ORDER BY name'));
+  if (rows.length === 1) return rows[0]!.name;
+  throw swyError('SWY_BAD_REQUEST', rows.length === 0 ? 'the store holds no app yet; start `switchyard control` first' : `the store holds several apps (${rows.map((r) => r.name).join(', ')}); pass --app-name`);
+}
+
+function closeServer(s: Server): Promise<void> {
+  return new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); });
 }

@@ -5,7 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { formatSpecIssue, SpecError, SwitchyardError } from '../errors/index.js';
-import { startLocal } from '../main.js';
+import { startControl, startLocal, startRouterNode, type Log } from '../main.js';
+import { openStore } from '../store/index.js';
 import { loadSpecFile, specJsonSchema } from '../spec/index.js';
 import { adminUrl, call } from './client.js';
 import { printEnvironments } from './output.js';
@@ -27,10 +28,15 @@ export function buildProgram(): Command {
     .option('--admin-port <port>', 'admin API port (0 = any free port)', '8081')
     .option('--host <address>', 'listen address', '127.0.0.1')
     .option('--data-dir <dir>', 'state folder (default <app>/.switchyard)')
-    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string }) => {
+    .option('--database-url <url>', 'PostgreSQL store instead of the embedded one (or $SWITCHYARD_DATABASE_URL)')
+    .option('--internal-base-port <port>', 'fixed discovery ports: service i (name order) gets base+i (default: free ports)')
+    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; internalBasePort?: string }) => {
       const g = program.opts<{ app: string }>();
-      const log = (msg: string, extra?: object) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg, ...extra }) + '\n');
-      const running = await startLocal({ app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), log });
+      const running = await startLocal({
+        app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
+        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+        ...(opts.internalBasePort ? { internalBasePort: port(opts.internalBasePort, '--internal-base-port') } : {}),
+      });
       const edgePort = new URL(running.edgeUrl).port;
       const url = (h: string) => `http://${h}:${edgePort}/`;
       process.stdout.write(
@@ -40,17 +46,58 @@ export function buildProgram(): Command {
         `  admin    ${running.adminUrl}\n` +
         `  create a preview: npx switchyard env create feat1 --service api\n` +
         `READY ${JSON.stringify({ edge: running.edgeUrl, admin: running.adminUrl, app: running.spec.app, domain: running.spec.domain, pid: process.pid })}\n`);
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const onSignal = (sig: string) => {
-          if (stopping) return;
-          stopping = true;
-          process.stderr.write(`switchyard: ${sig}, stopping every process it started…\n`);
-          void running.stop().then(resolve);
-        };
-        process.once('SIGINT', () => onSignal('SIGINT'));
-        process.once('SIGTERM', () => onSignal('SIGTERM'));
+      await untilSignal(running.stop);
+    });
+
+  program.command('control')
+    .description('run the control plane and runtime alone on a shared PostgreSQL (routers run as `switchyard router`)')
+    .requiredOption('--database-url <url>', 'PostgreSQL store (or $SWITCHYARD_DATABASE_URL)', process.env.SWITCHYARD_DATABASE_URL)
+    .option('--admin-port <port>', 'admin API port (0 = any free port)', '8081')
+    .option('--host <address>', 'listen address', '127.0.0.1')
+    .option('--data-dir <dir>', 'state folder for logs (default <app>/.switchyard)')
+    .requiredOption('--internal-base-port <port>', 'discovery ports the routers listen on: service i (name order) gets base+i', '9100')
+    .option('--edge-port <port>', 'edge port shown in URLs', '8080')
+    .action(async (opts: { databaseUrl: string; adminPort: string; host: string; dataDir?: string; internalBasePort: string; edgePort: string }) => {
+      const g = program.opts<{ app: string }>();
+      const running = await startControl({
+        app: g.app, databaseUrl: opts.databaseUrl, adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
+        internalBasePort: port(opts.internalBasePort, '--internal-base-port'), edgePort: port(opts.edgePort, '--edge-port'),
+        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       });
+      process.stdout.write(`switchyard control plane for "${running.spec.app}", admin ${running.adminUrl}\n` +
+        `READY ${JSON.stringify({ admin: running.adminUrl, app: running.spec.app, pid: process.pid })}\n`);
+      await untilSignal(running.stop);
+    });
+
+  program.command('router')
+    .description('run one router replica (data plane only), fed by the shared PostgreSQL store')
+    .requiredOption('--database-url <url>', 'PostgreSQL store (or $SWITCHYARD_DATABASE_URL)', process.env.SWITCHYARD_DATABASE_URL)
+    .option('--app-name <name>', 'app to route (default: the only app in the store)')
+    .option('--port <port>', 'edge listener port (0 = any free port)', '8080')
+    .option('--admin-port <port>', 'status listener port (0 = any free port)', '0')
+    .option('--host <address>', 'listen address', '127.0.0.1')
+    .option('--internal-base-port <port>', 'discovery ports: service i (name order) gets base+i', '9100')
+    .option('--id <id>', 'router id reported to the control plane (default <hostname>-<pid>)')
+    .option('--drain-ms <ms>', 'on SIGTERM, how long in-flight requests may finish', '5000')
+    .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string }) => {
+      const running = await startRouterNode({
+        databaseUrl: opts.databaseUrl, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
+        internalBasePort: port(opts.internalBasePort, '--internal-base-port'), drainMs: Number(opts.drainMs),
+        ...(opts.appName ? { appName: opts.appName } : {}), ...(opts.id ? { id: opts.id } : {}),
+      });
+      process.stdout.write(`switchyard router ${running.id}: edge ${running.edgeUrl}, status ${running.adminUrl}/status\n` +
+        `READY ${JSON.stringify({ id: running.id, edge: running.edgeUrl, admin: running.adminUrl, pid: process.pid })}\n`);
+      await untilSignal(running.stop);
+    });
+
+  program.command('migrate')
+    .description('apply store migrations (also done at start; safe when several processes start at once)')
+    .option('--database-url <url>', 'PostgreSQL store (or $SWITCHYARD_DATABASE_URL)')
+    .option('--data-dir <dir>', 'embedded store folder (default <app>/.switchyard)', '.switchyard')
+    .action(async (opts: { databaseUrl?: string; dataDir: string }) => {
+      const store = await openStore({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir });
+      process.stdout.write(`store migrated (${store.kind}, version ${await store.version()})\n`);
+      await store.close();
     });
 
   program.command('validate')
@@ -129,6 +176,23 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+const stderrLog: Log = (msg, extra) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg, ...extra }) + '\n');
+
+/** Waits for SIGINT/SIGTERM, then runs `stop` once. */
+function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`switchyard: ${sig}, stopping every process it started…\n`);
+      void stop().then(resolve);
+    };
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+  });
 }
 
 function admin(program: Command): string {

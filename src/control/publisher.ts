@@ -18,6 +18,7 @@ export class SnapshotPublisher {
   readonly #listeners = new Set<SnapshotListener>();
   readonly #waiters: { version: number; resolve: () => void }[] = [];
   #unsubscribe: (() => void) | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly store: Store, private readonly app: string, private readonly log: (msg: string, extra?: object) => void = () => {}) {}
 
@@ -26,13 +27,13 @@ export class SnapshotPublisher {
 
   /** Subscribes to the store feed and publishes the first snapshot. */
   async start(): Promise<Snapshot> {
-    this.#unsubscribe = this.store.onChange(() => this.refresh());
+    this.#unsubscribe = this.store.onChange((v) => this.refresh(v));
     await this.#rebuild();
     if (!this.#current) throw this.#lastError ?? new Error('no snapshot');
     return this.#current;
   }
 
-  stop(): void { this.#unsubscribe?.(); }
+  stop(): void { this.#unsubscribe?.(); if (this.#retry) clearTimeout(this.#retry); }
 
   onSnapshot(l: SnapshotListener): () => void {
     this.#listeners.add(l);
@@ -40,8 +41,13 @@ export class SnapshotPublisher {
     return () => this.#listeners.delete(l);
   }
 
-  /** Requests a rebuild; coalesces with one in progress. */
-  refresh(): void {
+  /**
+   * Requests a rebuild; coalesces with one in progress (latest wins). A known `version` not newer
+   * than the served one is skipped without reading (our own writes echo back through NOTIFY);
+   * `undefined` (a resync after reconnect) always re-reads.
+   */
+  refresh(version?: number): void {
+    if (version !== undefined && this.#current && version <= this.#current.version) return;
     if (this.#running) { this.#dirty = true; return; }
     void this.#rebuild();
   }
@@ -71,6 +77,9 @@ export class SnapshotPublisher {
         } catch (err) {
           this.#lastError = err;
           this.log('snapshot rebuild failed; keeping the last good snapshot', { err: String(err) });
+          // Retry: the failure may be a store outage whose recovery brings no notification.
+          if (!this.#retry) this.#retry = setTimeout(() => { this.#retry = undefined; this.refresh(); }, 1_000);
+          this.#retry.unref?.();
         }
       } while (this.#dirty);
     } finally {

@@ -64,6 +64,13 @@ export class Router {
     return out;
   }
 
+  /** Starts internal listeners on given ports (`service → port`); resolves with the bound ports. */
+  async listenInternalOn(ports: Record<string, number>, host = '127.0.0.1'): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const [s, p] of Object.entries(ports)) out[s] = await this.#listen({ edge: false, service: s }, p, host);
+    return out;
+  }
+
   #listen(target: Target, port: number, host: string): Promise<number> {
     const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => this.#onRequest(target, req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(target, req, socket, head));
