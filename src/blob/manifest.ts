@@ -56,29 +56,39 @@ const manifestSchema = z.object({
   id: z.string().min(1).max(200),
   site: z.string().min(1).max(200),
   createdAt: z.iso.datetime({ offset: true }),
-  files: z.record(z.string().superRefine((p, ctx) => {
-    const problem = manifestPathProblem(p);
-    if (problem) ctx.addIssue({ code: 'custom', message: `path ${JSON.stringify(p)} ${problem}` });
-  }), fileSchema),
+  files: z.record(z.string(), z.unknown()),
 }).strict();
 
-/** Validates a manifest object; throws `SWY_MANIFEST_INVALID` listing every problem. */
+/**
+ * Validates a manifest object; throws `SWY_MANIFEST_INVALID` listing every problem. Files are
+ * checked one by one from the input's own keys (so even a `__proto__` key is seen, not
+ * swallowed) into a null-prototype object: `files["constructor"]` never reaches Object.prototype.
+ */
 export function validateManifest(value: unknown): DeployManifest {
+  const issues: string[] = [];
   const r = manifestSchema.safeParse(value);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  if (!r.success) issues.push(...r.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`));
+  const rawFiles = (value as { files?: unknown } | null)?.files;
+  const files: Record<string, ManifestFile> = Object.create(null) as Record<string, ManifestFile>;
+  if (rawFiles !== null && typeof rawFiles === 'object' && !Array.isArray(rawFiles)) {
+    for (const k of Object.keys(rawFiles).sort()) {
+      const problem = manifestPathProblem(k);
+      if (problem) issues.push(`files: path ${JSON.stringify(k)} ${problem}`);
+      const f = fileSchema.safeParse((rawFiles as Record<string, unknown>)[k]);
+      if (f.success) files[k] = f.data;
+      else issues.push(...f.error.issues.map((i) => `files.${JSON.stringify(k)}.${i.path.map(String).join('.')}: ${i.message}`));
+    }
+  }
+  if (issues.length > 0 || !r.success) {
     throw swyError('SWY_MANIFEST_INVALID', `invalid deploy manifest:\n${issues.join('\n')}`, { issues });
   }
-  // A null-prototype copy: `files["constructor"]` can never reach Object.prototype.
-  const files: Record<string, ManifestFile> = Object.create(null) as Record<string, ManifestFile>;
-  for (const k of Object.keys(r.data.files).sort()) files[k] = r.data.files[k]!;
-  return { ...r.data, files };
+  return { id: r.data.id, site: r.data.site, createdAt: r.data.createdAt, files };
 }
 
 /** JSON text of a manifest, files sorted by path (validates first). */
 export function serializeManifest(m: DeployManifest): string {
   const v = validateManifest(m);
-  return JSON.stringify({ id: v.id, site: v.site, createdAt: v.createdAt, files: { ...v.files } });
+  return JSON.stringify({ id: v.id, site: v.site, createdAt: v.createdAt, files: v.files });
 }
 
 /** Parses and validates manifest JSON; throws `SWY_MANIFEST_INVALID`. */

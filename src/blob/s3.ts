@@ -1,11 +1,16 @@
 /**
  * @module blob/s3
  * {@link BlobStore} on an S3-compatible bucket (AWS S3, MinIO, s3rver…), one object per blob
- * at `<prefix><sha256>`. Uploads are single `PutObject`s with a declared length; the bytes are
- * hashed on the way out and the last chunk is held back until the digest matches, so a
- * mismatching or erroring source aborts the request before the server has the whole body and
- * nothing is stored (S3 never keeps a partial `PutObject`). The expected sha256 is also sent as
- * `x-amz-checksum-sha256`, which AWS S3 verifies server-side.
+ * at `<prefix><sha256>`. An upload is read and verified completely first ({@link spool}: memory
+ * up to `memoryLimit`, else a temp file) and only then sent as one `PutObject`: a mismatching
+ * or erroring source never reaches the server. That matters beyond AWS (which never keeps a
+ * partial `PutObject`): s3rver stores the received part of an aborted upload as the object.
+ * A spooled body is also retryable by the SDK. The sha256 goes along as `x-amz-checksum-sha256`,
+ * which AWS S3 verifies server-side.
+ *
+ * {@link S3BlobStore.touch} rewrites the object's metadata in place (`CopyObject` onto itself,
+ * `x-amz-meta-swy-touched: <ISO time>`); `modifiedAt` is the later of `LastModified` and that
+ * stamp, because some emulators (s3rver) keep `LastModified` across a self-copy.
  *
  * The client sets `requestChecksumCalculation`/`responseChecksumValidation` to `WHEN_REQUIRED`:
  * otherwise SDK 3.7xx+ frames bodies as `aws-chunked`, which some S3 emulators store verbatim.
@@ -14,9 +19,10 @@ import {
   CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
   PutObjectCommand, S3Client, type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { swyError, SwitchyardError } from '../errors/index.js';
-import { assertBlobHash, assertBlobSize, HashCheck, isBlobHash, type BlobStat, type BlobStore, type ByteRange } from './types.js';
+import { DEFAULT_MEMORY_LIMIT, spool } from './spool.js';
+import { assertBlobHash, assertBlobSize, isBlobHash, type BlobStat, type BlobStore, type ByteRange } from './types.js';
 
 /** Options of {@link S3BlobStore}. */
 export interface S3BlobStoreOptions {
@@ -32,7 +38,13 @@ export interface S3BlobStoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Use this client instead of building one (its checksum settings are then the caller's). */
   client?: S3Client;
+  /** Bytes of one upload buffered in memory before spooling to a temp file; default 8 MiB. */
+  memoryLimit?: number;
+  /** Keys per `ListObjectsV2` page; default the server's (1000 on AWS). */
+  listPageSize?: number;
 }
+
+const TOUCHED = 'swy-touched';
 
 /** Blob store on an S3 bucket. Call {@link S3BlobStore.close} when done. */
 export class S3BlobStore implements BlobStore {
@@ -40,9 +52,13 @@ export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly memoryLimit: number;
+  private readonly listPageSize: number | undefined;
 
   constructor(opts: S3BlobStoreOptions) {
     this.bucket = opts.bucket;
+    this.memoryLimit = opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    this.listPageSize = opts.listPageSize;
     this.prefix = opts.prefix ? opts.prefix.replace(/^\/+/, '').replace(/\/*$/, '/') : '';
     this.id = `s3://${opts.bucket}/${this.prefix}`;
     const config: S3ClientConfig = {
@@ -64,31 +80,16 @@ export class S3BlobStore implements BlobStore {
   async put(hash: string, data: Buffer | Readable, size: number): Promise<void> {
     const Key = this.key(hash);
     assertBlobSize(size);
-    const check = new HashCheck(hash, size);
-    const common = { Bucket: this.bucket, Key, ContentLength: size, ContentType: 'application/octet-stream', ChecksumSHA256: Buffer.from(hash, 'hex').toString('base64') };
-    if (Buffer.isBuffer(data)) {
-      check.update(data);
-      check.finish();
-      await this.send(() => this.client.send(new PutObjectCommand({ ...common, Body: data })), hash);
-      return;
-    }
-    const abort = new AbortController();
-    let failure: unknown;
-    const body = new HoldBackVerifier(check);
-    const fail = (err: unknown) => { failure ??= err; abort.abort(err); body.destroy(); };
-    data.on('error', fail);
-    body.on('error', fail);
-    data.pipe(body);
+    const spooled = await spool(hash, data, size, this.memoryLimit);
     try {
-      await this.client.send(new PutObjectCommand({ ...common, Body: body }), { abortSignal: abort.signal });
-    } catch (err) {
-      if (failure !== undefined) throw failure;
-      throw s3Failure(err, hash);
+      await this.send(() => this.client.send(new PutObjectCommand({
+        Bucket: this.bucket, Key, ContentLength: size, ContentType: 'application/octet-stream',
+        ChecksumSHA256: Buffer.from(hash, 'hex').toString('base64'),
+        Body: Buffer.isBuffer(spooled.body) ? spooled.body : spooled.body(),
+      })), hash);
     } finally {
-      data.off('error', fail);
-      if (!data.readableEnded) data.destroy();
+      await spooled.cleanup();
     }
-    if (failure !== undefined) throw failure;
   }
 
   async has(hash: string): Promise<boolean> {
@@ -117,20 +118,22 @@ export class S3BlobStore implements BlobStore {
     const Key = this.key(hash);
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
-      return { size: out.ContentLength ?? 0, modifiedAt: out.LastModified ?? new Date(0) };
+      const last = out.LastModified?.getTime() ?? 0;
+      const touched = Date.parse(out.Metadata?.[TOUCHED] ?? '');
+      return { size: out.ContentLength ?? 0, modifiedAt: new Date(Number.isNaN(touched) ? last : Math.max(last, touched)) };
     } catch (err) {
       if (httpStatus(err) === 404) return undefined;
       throw s3Failure(err, hash);
     }
   }
 
-  /** Copies the object onto itself with replaced metadata, which renews `LastModified`. */
+  /** Copies the object onto itself with a fresh `swy-touched` stamp (and, on AWS, a new `LastModified`). */
   async touch(hash: string): Promise<boolean> {
     const Key = this.key(hash);
     try {
       await this.client.send(new CopyObjectCommand({
         Bucket: this.bucket, Key, CopySource: `${this.bucket}/${encodeURIComponent(Key).replace(/%2F/g, '/')}`,
-        MetadataDirective: 'REPLACE', ContentType: 'application/octet-stream', Metadata: { touched: new Date().toISOString() },
+        MetadataDirective: 'REPLACE', ContentType: 'application/octet-stream', Metadata: { [TOUCHED]: new Date().toISOString() },
       }));
       return true;
     } catch (err) {
@@ -147,7 +150,7 @@ export class S3BlobStore implements BlobStore {
   async *list(): AsyncIterable<string> {
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.send(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix || undefined, ContinuationToken })), '(list)');
+      const page = await this.send(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix || undefined, ContinuationToken, MaxKeys: this.listPageSize })), '(list)');
       for (const o of page.Contents ?? []) {
         const name = o.Key?.slice(this.prefix.length);
         if (name !== undefined && isBlobHash(name)) yield name;
@@ -170,37 +173,6 @@ export class S3BlobStore implements BlobStore {
   }
 }
 
-/**
- * Pass-through that hashes every chunk and keeps the latest one back until the source ends and
- * {@link HashCheck.finish} passes: a bad upload never delivers its final bytes.
- */
-class HoldBackVerifier extends Transform {
-  private held: Buffer | undefined;
-  constructor(private readonly check: HashCheck) { super(); }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.check.update(chunk);
-    } catch (err) {
-      cb(err as Error);
-      return;
-    }
-    const prev = this.held;
-    this.held = chunk;
-    cb(null, prev);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.check.finish();
-    } catch (err) {
-      cb(err as Error);
-      return;
-    }
-    cb(null, this.held);
-  }
-}
-
 function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
@@ -208,5 +180,8 @@ function httpStatus(err: unknown): number | undefined {
 function s3Failure(err: unknown, hash: string): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
   const e = err as { name?: string; message?: string };
-  return swyError('SWY_BLOB_STORE_UNAVAILABLE', `S3 request for ${hash} failed: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, { hash, status: httpStatus(err) }, err);
+  const status = httpStatus(err);
+  // The SDK's error drags the whole HTTP response along; keep only what explains the failure.
+  const cause = Object.assign(new Error(`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`), { name: e?.name ?? 'Error', status });
+  return swyError('SWY_BLOB_STORE_UNAVAILABLE', `S3 request for ${hash} failed: ${cause.message}`, { hash, status }, cause);
 }

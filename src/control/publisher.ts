@@ -5,8 +5,8 @@
  * compile runs, further notifications only mark the state dirty, and one more pass follows.
  * A table whose compile fails leaves the last good snapshot in place.
  */
-import { compileSnapshot, type Snapshot } from '../routing/index.js';
-import { readRouteTable, type Store } from '../store/index.js';
+import { applyDelta, compileSnapshot, type RouteDelta, type Snapshot } from '../routing/index.js';
+import { readRouteDelta, readRouteTable, type Store } from '../store/index.js';
 
 export type SnapshotListener = (s: Snapshot) => void;
 
@@ -18,6 +18,7 @@ export class SnapshotPublisher {
   readonly #listeners = new Set<SnapshotListener>();
   readonly #waiters: { version: number; resolve: () => void }[] = [];
   #unsubscribe: (() => void) | undefined;
+  #needFull = true;
   #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly store: Store, private readonly app: string, private readonly log: (msg: string, extra?: object) => void = () => {}) {}
@@ -48,6 +49,7 @@ export class SnapshotPublisher {
    */
   refresh(version?: number): void {
     if (version !== undefined && this.#current && version <= this.#current.version) return;
+    if (version === undefined) this.#needFull = true; // resync: a notification may have been missed
     if (this.#running) { this.#dirty = true; return; }
     void this.#rebuild();
   }
@@ -64,9 +66,20 @@ export class SnapshotPublisher {
       do {
         this.#dirty = false;
         try {
-          const table = await readRouteTable(this.store, this.app);
-          if (this.#current && table.version <= this.#current.version) { this.log('skipping unchanged route table', { version: table.version }); continue; }
-          const snap = compileSnapshot(table, this.#current);
+          const prev = this.#current;
+          let snap: Snapshot;
+          const full = this.#needFull || !prev;
+          this.#needFull = false;
+          let delta: RouteDelta | 'full' = 'full';
+          if (!full) delta = await readRouteDelta(this.store, this.app, prev.version, prev.services.map((s) => s.name));
+          if (delta === 'full') {
+            const table = await readRouteTable(this.store, this.app);
+            if (prev && table.version <= prev.version) { this.log('skipping unchanged route table', { version: table.version }); continue; }
+            snap = compileSnapshot(table, prev);
+          } else {
+            if (delta.version <= prev!.version) continue;
+            snap = applyDelta(prev!, delta);
+          }
           this.#current = snap;
           this.#lastError = undefined;
           for (const l of this.#listeners) l(snap);
@@ -76,6 +89,7 @@ export class SnapshotPublisher {
           }
         } catch (err) {
           this.#lastError = err;
+          this.#needFull = true;
           this.log('snapshot rebuild failed; keeping the last good snapshot', { err: String(err) });
           // Retry: the failure may be a store outage whose recovery brings no notification.
           if (!this.#retry) this.#retry = setTimeout(() => { this.#retry = undefined; this.refresh(); }, 1_000);

@@ -56,6 +56,8 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
     }
     if (connectionTokens !== undefined && connectionTokens.includes(lower)) continue;
     if (lower === ctx.routingHeader) continue;
+    // The listener already answered `Expect: 100-continue` to the client; undici rejects the field.
+    if (lower === 'expect') continue;
     if (lower === 'baggage') { baggage = baggage === undefined ? value : `${baggage},${value}`; continue; }
     if (lower === 'x-request-id') { if (requestId === undefined && validRequestId(value)) requestId = value; continue; }
     if (ctx.edge && FORWARDING.has(lower)) {

@@ -60,6 +60,7 @@ function attempt(pools: UpstreamPools, req: IncomingMessage, res: ServerResponse
   const state = pools.endpoint(ep);
   state.inflight++;
   const method = req.method ?? 'GET';
+  const clientSocket = req.socket; // req.socket is cleared when undici destroys req (see below)
   return new Promise<void>((resolve) => {
     let done = false;
     const finish = () => { if (!done) { done = true; state.inflight--; resolve(); } };
@@ -70,11 +71,15 @@ function attempt(pools: UpstreamPools, req: IncomingMessage, res: ServerResponse
         return res;
       },
     ).then(finish, (err: Error & { code?: string }) => {
-      state.inflight--; done = true;
-      if (req.destroyed || res.destroyed && !res.headersSent) { resolve(); return; } // client gone (499)
+      // Not twice: the 'close' listener below may already have counted this attempt as done.
+      if (!done) { done = true; state.inflight--; }
+      // Client gone (499). Not `req.destroyed`: undici destroys the request body stream itself
+      // when the upstream fails, and that client still waits for its 502/504.
+      if (res.destroyed || clientSocket.destroyed) { resolve(); return; }
       const code = err.code ?? '';
       const connectFailed = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNRESET' && !res.headersSent && body === null;
-      if (connectFailed && tries === 0 && body === null && IDEMPOTENT.has(method) && !res.headersSent) {
+      // Retry only when there is another endpoint to try; else report the connect error itself.
+      if (connectFailed && tries === 0 && body === null && IDEMPOTENT.has(method) && !res.headersSent && d.upstream.endpoints.length > 1) {
         resolve(attempt(pools, req, res, d, info, headers, body, ep, tries + 1));
         return;
       }

@@ -27,6 +27,7 @@ export class Router {
   readonly #pools: UpstreamPools;
   readonly #servers: Server[] = [];
   readonly #versionWaiters: { version: number; resolve: () => void }[] = [];
+  #sweep: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RouterOptions = {}) { this.#pools = new UpstreamPools(options.timeouts); }
 
@@ -39,7 +40,11 @@ export class Router {
   setSnapshot(s: Snapshot): void {
     if (this.#snapshot !== undefined && s.version < this.#snapshot.version) return;
     this.#snapshot = s;
-    this.#pools.sweep(s);
+    // Closing pools of vanished endpoints scans every environment: do it off the swap, at most every 5 s.
+    if (this.#sweep === undefined) {
+      this.#sweep = setTimeout(() => { this.#sweep = undefined; if (this.#snapshot) this.#pools.sweep(this.#snapshot); }, 5_000);
+      this.#sweep.unref();
+    }
     for (let i = this.#versionWaiters.length - 1; i >= 0; i--) {
       const w = this.#versionWaiters[i]!;
       if (w.version <= s.version) { this.#versionWaiters.splice(i, 1); w.resolve(); }
@@ -139,6 +144,7 @@ export class Router {
 
   /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes everything. */
   async close(drainMs = 5_000): Promise<void> {
+    if (this.#sweep) clearTimeout(this.#sweep);
     const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const s of this.#servers) s.closeIdleConnections();
     const timer = setTimeout(() => { for (const s of this.#servers) s.closeAllConnections(); }, drainMs);

@@ -1,22 +1,25 @@
 /**
  * @module routing/compile
- * `compileSnapshot(table) → Snapshot`: everything that can be decided before a request arrives
- * is decided here (prefix order, host maps, per-environment upstream arrays), so resolution is a
- * few map lookups. Pure; the result is deep-frozen.
+ * `compileSnapshot(table) → Snapshot` and `applyDelta(snapshot, delta) → Snapshot`: everything
+ * that can be decided before a request arrives is decided here (prefix order, host maps,
+ * per-environment upstream arrays), so resolution is a few map lookups. Pure; results are frozen.
  *
- * Steps:
+ * Full compile:
  * 1. Index services; sort public prefixes longest first.
  * 2. Build each environment's upstream array (indexed by service), ready endpoints only.
- * 3. Index environments by name and by exact custom host.
+ * 3. Index environments by name ({@link EnvIndex}) and by exact custom host.
  *
- * Upstream objects are reused from `previous` when their content is unchanged, so a snapshot
- * swap keeps identity (and the router keeps its per-upstream state) for everything that did not change.
+ * Delta: only the changed environments are compiled; the index and every unchanged environment
+ * are shared with the previous snapshot, so a change costs O(changed), not O(environments).
+ * Upstream objects are reused when their content is unchanged, so the router keeps its
+ * per-upstream state across swaps.
  */
+import { EnvIndex } from './env-index.js';
 import type {
-  CompiledEnvironment, CompiledPrefix, CompiledService, EndpointRoute, RouteTable, Snapshot, Upstream,
+  CompiledEnvironment, CompiledPrefix, CompiledService, EndpointRoute, EnvironmentRoute, RouteDelta, RouteTable, Snapshot, Upstream,
 } from './types.js';
 
-/** Thrown (as a plain Error with `code`) when the table has no base environment. */
+/** Code of the error thrown when a table has no base environment. */
 export const NO_BASE = 'SWY_ROUTE_NO_BASE';
 
 export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapshot {
@@ -28,25 +31,14 @@ export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapsho
   });
   prefixes.sort((a, b) => b.prefix.length - a.prefix.length || (a.prefix < b.prefix ? -1 : 1));
 
-  const environments = new Map<string, CompiledEnvironment>();
-  const hosts = new Map<string, CompiledEnvironment>();
+  const compiled: CompiledEnvironment[] = [];
   let base: CompiledEnvironment | undefined;
   for (const e of table.environments) {
-    const prevEnv = previous?.environments.get(e.name);
-    const upstreams: (Upstream | undefined)[] = new Array(services.length).fill(undefined);
-    for (const [svcName, eps] of Object.entries(e.services)) {
-      const svc = serviceByName.get(svcName);
-      if (!svc) continue; // rows for a service no longer in the spec: ignored
-      const prev = prevEnv && previous!.serviceByName.get(svcName) ? prevEnv.upstreams[previous!.serviceByName.get(svcName)!.index] : undefined;
-      upstreams[svc.index] = reuseOrBuild(prev, e.name, svcName, eps);
-    }
-    const env: CompiledEnvironment = Object.freeze({ name: e.name, kind: e.kind, upstreams: Object.freeze(upstreams) });
-    environments.set(e.name, env);
+    const env = compileEnvironment(e, services, serviceByName, previous);
+    compiled.push(env);
     if (e.kind === 'base') base = env;
-    for (const h of e.hosts) hosts.set(h.toLowerCase(), env);
   }
   if (!base) throw Object.assign(new Error('route table has no base environment'), { code: NO_BASE });
-
   return Object.freeze({
     version: table.version,
     domain: table.domain,
@@ -56,9 +48,50 @@ export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapsho
     serviceByName,
     prefixes: Object.freeze(prefixes),
     base,
-    environments,
-    hosts,
+    environments: EnvIndex.from(compiled),
+    hosts: hostIndex(compiled),
   });
+}
+
+/**
+ * Applies a delta to a snapshot, sharing everything unchanged.
+ * @throws Error with code `SWY_ROUTE_NO_BASE` when the delta removes base.
+ */
+export function applyDelta(prev: Snapshot, delta: RouteDelta): Snapshot {
+  if (delta.version <= prev.version) return prev;
+  const upserts = delta.upserts.map((e) => compileEnvironment(e, prev.services, prev.serviceByName, prev));
+  if (delta.removals.includes(prev.base.name)) throw Object.assign(new Error('delta removes the base environment'), { code: NO_BASE });
+  const base = upserts.find((e) => e.kind === 'base') ?? prev.base;
+  const environments = prev.environments.with(upserts, delta.removals);
+  // Custom hosts are few: rebuild their map only when a changed environment has or had some.
+  const touchesHosts = upserts.some((e) => e.hosts.length > 0 || (prev.environments.get(e.name)?.hosts.length ?? 0) > 0)
+    || delta.removals.some((n) => (prev.environments.get(n)?.hosts.length ?? 0) > 0);
+  return Object.freeze({
+    ...prev,
+    version: delta.version,
+    base,
+    environments,
+    hosts: touchesHosts ? hostIndex(environments.values()) : prev.hosts,
+  });
+}
+
+function compileEnvironment(e: EnvironmentRoute, services: readonly CompiledService[], serviceByName: ReadonlyMap<string, CompiledService>, previous: Snapshot | undefined): CompiledEnvironment {
+  const prevEnv = previous?.environments.get(e.name);
+  const upstreams: (Upstream | undefined)[] = new Array(services.length).fill(undefined);
+  for (const [svcName, eps] of Object.entries(e.services)) {
+    const svc = serviceByName.get(svcName);
+    if (!svc) continue; // rows for a service no longer in the spec: ignored
+    const prevSvc = previous?.serviceByName.get(svcName);
+    const prev = prevEnv && prevSvc ? prevEnv.upstreams[prevSvc.index] : undefined;
+    upstreams[svc.index] = reuseOrBuild(prev, e.name, svcName, eps);
+  }
+  return Object.freeze({ name: e.name, kind: e.kind, hosts: Object.freeze(e.hosts.map((h) => h.toLowerCase())), upstreams: Object.freeze(upstreams) });
+}
+
+function hostIndex(envs: Iterable<CompiledEnvironment>): Map<string, CompiledEnvironment> {
+  const hosts = new Map<string, CompiledEnvironment>();
+  for (const env of envs) for (const h of env.hosts) hosts.set(h, env);
+  return hosts;
 }
 
 function reuseOrBuild(prev: Upstream | undefined, env: string, service: string, eps: readonly EndpointRoute[]): Upstream {

@@ -1,3 +1,4 @@
+import type { EnvIndex } from './env-index.js';
 /**
  * @module routing/types
  * The route table (plain data read from the store) and the compiled snapshot the router serves
@@ -66,6 +67,8 @@ export interface Upstream {
 export interface CompiledEnvironment {
   readonly name: string;
   readonly kind: 'base' | 'preview';
+  /** Exact custom hosts of this environment (as in the table). */
+  readonly hosts: readonly string[];
   /** Indexed by {@link CompiledService.index}; `undefined` where the env does not run the service. */
   readonly upstreams: readonly (Upstream | undefined)[];
 }
@@ -91,9 +94,21 @@ export interface Snapshot {
   /** Longest prefix first. */
   readonly prefixes: readonly CompiledPrefix[];
   readonly base: CompiledEnvironment;
-  readonly environments: ReadonlyMap<string, CompiledEnvironment>;
+  /** Name → environment; changes by delta, shared between snapshot versions. */
+  readonly environments: EnvIndex;
   /** Exact custom host → environment. */
   readonly hosts: ReadonlyMap<string, CompiledEnvironment>;
+}
+
+/**
+ * A change to the route table since some version: the current state of every environment that
+ * changed, and the names of those removed. Services and domain do not change by delta (a spec
+ * change recompiles the whole table).
+ */
+export interface RouteDelta {
+  readonly version: number;
+  readonly upserts: readonly EnvironmentRoute[];
+  readonly removals: readonly string[];
 }
 
 /** How the environment of a request was chosen. */

@@ -5,4 +5,4 @@ export { openStore } from './open.js';
 export { openPgliteDriver } from './pglite.js';
 export type { SqlDriver, Queryable } from './driver.js';
 export { MIGRATIONS } from './migrations.js';
-export { readRouteTable } from './route-table.js';
+export { readRouteTable, readRouteDelta } from './route-table.js';

@@ -61,4 +61,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'change log for delta snapshots',
+    sql: `
+      CREATE TABLE changes (
+        version bigint NOT NULL,
+        app text NOT NULL,
+        env text
+      );
+      CREATE INDEX changes_app_version ON changes (app, version);
+      ALTER TABLE store_version ADD COLUMN pruned_through bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];

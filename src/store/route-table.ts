@@ -1,40 +1,81 @@
 /**
  * @module store/route-table
- * Reads the route table (the routing stage's input) from the store in one consistent read:
- * the app's spec, its environments and their instances' endpoints and readiness.
+ * Reads the routing stage's input from the store, each in one consistent view:
+ * - {@link readRouteTable}: the whole table (start-up, resync after reconnect, spec change);
+ * - {@link readRouteDelta}: only the environments changed since a version, from the change log.
  */
-import type { EndpointRoute, EnvironmentRoute, RouteTable } from '../routing/index.js';
+import type { EndpointRoute, EnvironmentRoute, RouteDelta, RouteTable } from '../routing/index.js';
 import type { AppSpec } from '../spec/index.js';
+import type { Queryable } from './driver.js';
 import type { Store } from './store.js';
 
 /** An instance is routable only when its last health check passed. */
 const READY_STATES = new Set(['healthy']);
 
-export async function readRouteTable(store: Store, app: string): Promise<RouteTable> {
-  const [version, spec, envs, instances] = await Promise.all([
-    store.version(), store.getAppSpec<AppSpec>(app), store.listEnvironments(app), store.listInstances(app),
-  ]);
-  if (!spec) throw new Error(`app "${app}" is not in the store`);
+interface EnvRow { name: string; kind: 'base' | 'preview'; overrides: unknown; hosts: unknown }
+interface InstRow { env: string; service: string; replica: number; host: string; port: number; state: string }
+
+const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+
+function toRoutes(envs: EnvRow[], instances: InstRow[], serviceNames: readonly string[]): EnvironmentRoute[] {
   const byEnvService = new Map<string, EndpointRoute[]>();
   for (const i of instances) {
     const key = `${i.env}\u0000${i.service}`;
     let list = byEnvService.get(key);
     if (!list) byEnvService.set(key, (list = []));
-    list.push({ id: `${i.env}/${i.service}/${i.replica}`, host: i.host, port: i.port, ready: READY_STATES.has(i.state) });
+    list.push({ id: `${i.env}/${i.service}/${i.replica}`, host: i.host, port: Number(i.port), ready: READY_STATES.has(i.state) });
   }
-  const serviceNames = Object.keys(spec.services).sort(); // jsonb does not keep key order: sort for a stable table
-  const environments: EnvironmentRoute[] = envs.map((e) => {
-    const runs = e.kind === 'base' ? serviceNames : Object.keys(e.overrides.services ?? {}).filter((s) => s in spec.services);
+  const known = new Set(serviceNames);
+  return envs.map((e) => {
+    const overrides = json(e.overrides) as { services?: Record<string, unknown> };
+    const runs = e.kind === 'base' ? serviceNames : Object.keys(overrides.services ?? {}).filter((s) => known.has(s));
     return {
-      name: e.name, kind: e.kind, hosts: e.hosts,
+      name: e.name, kind: e.kind, hosts: json(e.hosts) as string[],
       services: Object.fromEntries(runs.map((s) => [s, byEnvService.get(`${e.name}\u0000${s}`) ?? []])),
     };
   });
-  return {
-    version,
-    domain: spec.domain,
-    routingHeader: spec.routingHeader,
-    services: serviceNames.map((name) => ({ name, public: spec.services[name]!.public, stripPrefix: spec.services[name]!.stripPrefix })),
-    environments,
-  };
+}
+
+async function version(q: Queryable): Promise<{ version: number; prunedThrough: number }> {
+  const { rows } = await q.query<{ version: string; pruned_through: string }>('SELECT version, pruned_through FROM store_version WHERE id = 1');
+  return { version: Number(rows[0]!.version), prunedThrough: Number(rows[0]!.pruned_through) };
+}
+
+/** The whole route table of `app` at one store version. */
+export async function readRouteTable(store: Store, app: string): Promise<RouteTable> {
+  return store.consistentRead(async (q) => {
+    const { version: v } = await version(q);
+    const specRows = await q.query<{ spec: unknown }>('SELECT spec FROM apps WHERE name = $1', [app]);
+    const spec = json(specRows.rows[0]?.spec) as AppSpec | undefined;
+    if (!spec) throw new Error(`app "${app}" is not in the store`);
+    const envs = await q.query<EnvRow>('SELECT name, kind, overrides, hosts FROM environments WHERE app = $1 ORDER BY name', [app]);
+    const inst = await q.query<InstRow>('SELECT env, service, replica, host, port, state FROM instances WHERE app = $1 ORDER BY env, service, replica', [app]);
+    const serviceNames = Object.keys(spec.services).sort(); // jsonb does not keep key order: sort for a stable table
+    return {
+      version: v,
+      domain: spec.domain,
+      routingHeader: spec.routingHeader,
+      services: serviceNames.map((name) => ({ name, public: spec.services[name]!.public, stripPrefix: spec.services[name]!.stripPrefix })),
+      environments: toRoutes(envs.rows, inst.rows, serviceNames),
+    };
+  });
+}
+
+/**
+ * The environments of `app` changed after version `since`, at one store version; `'full'` when a
+ * delta cannot say (the spec changed, or the change log was pruned past `since`).
+ */
+export async function readRouteDelta(store: Store, app: string, since: number, serviceNames: readonly string[]): Promise<RouteDelta | 'full'> {
+  return store.consistentRead(async (q) => {
+    const { version: v, prunedThrough } = await version(q);
+    if (since < prunedThrough) return 'full';
+    const changed = await q.query<{ env: string | null }>('SELECT DISTINCT env FROM changes WHERE app = $1 AND version > $2', [app, since]);
+    if (changed.rows.some((r) => r.env === null)) return 'full';
+    const names = changed.rows.map((r) => r.env as string);
+    if (names.length === 0) return { version: v, upserts: [], removals: [] };
+    const envs = await q.query<EnvRow>('SELECT name, kind, overrides, hosts FROM environments WHERE app = $1 AND name = ANY($2::text[]) ORDER BY name', [app, names]);
+    const inst = await q.query<InstRow>('SELECT env, service, replica, host, port, state FROM instances WHERE app = $1 AND env = ANY($2::text[]) ORDER BY env, service, replica', [app, names]);
+    const present = new Set(envs.rows.map((e) => e.name));
+    return { version: v, upserts: toRoutes(envs.rows, inst.rows, serviceNames), removals: names.filter((n) => !present.has(n)) };
+  });
 }

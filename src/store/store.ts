@@ -34,6 +34,9 @@ export interface InstanceRecord {
 }
 
 /** Called after a committed change with the new version; `undefined` asks for a full re-read (reconnect). */
+/** Marks an environment (or, with `null`, the whole app) as changed by the current write. */
+export type Touch = (app: string, env: string | null) => void;
+
 export type ChangeListener = (version: number | undefined) => void;
 
 /** A router replica's report: the snapshot version it serves (like an Envoy ACK). */
@@ -96,13 +99,22 @@ export class Store {
    * Runs `fn` in one transaction that bumps the store version; notifies listeners after commit.
    * @returns `fn`'s result and the new version.
    */
-  async write<T>(fn: (tx: Queryable) => Promise<T>): Promise<{ result: T; version: number }> {
+  async write<T>(fn: (tx: Queryable, touch: Touch) => Promise<T>): Promise<{ result: T; version: number }> {
     let out: { result: T; version: number };
     try {
       out = await this.#db.transaction(async (tx) => {
-        const result = await fn(tx);
+        const touched: { app: string; env: string | null }[] = [];
+        const result = await fn(tx, (app, env) => { touched.push({ app, env }); });
         const { rows } = await tx.query<{ version: string | number }>('UPDATE store_version SET version = version + 1 WHERE id = 1 RETURNING version');
         const version = Number(rows[0]!.version);
+        // The change log lets routers apply a delta instead of re-reading every environment.
+        const seen = new Set<string>();
+        for (const t of touched) {
+          const key = `${t.app}\u0000${t.env ?? ''}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          await tx.query('INSERT INTO changes (version, app, env) VALUES ($1, $2, $3)', [version, t.app, t.env]);
+        }
         // Delivered to other processes at commit, never for a rolled-back transaction.
         if (this.#db.kind === 'postgres') await tx.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, String(version)]);
         return { result, version };
@@ -118,12 +130,31 @@ export class Store {
     try { return await fn(this.#db); } catch (err) { throw mapDbError(err); }
   }
 
+  /** Runs several reads against one consistent view of the store (a repeatable-read transaction). */
+  async consistentRead<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    return this.#db.transaction(async (tx) => {
+      if (this.#db.kind === 'postgres') await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return fn(tx);
+    });
+  }
+
+  /** Drops change-log entries at or below `version` (routers older than that re-read everything). */
+  async pruneChanges(version: number): Promise<void> {
+    await this.read(async (q) => {
+      await q.query('DELETE FROM changes WHERE version <= $1', [version]);
+      await q.query('UPDATE store_version SET pruned_through = GREATEST(pruned_through, $1) WHERE id = 1', [version]);
+    });
+  }
+
   // ---- apps ---------------------------------------------------------------------------------
 
   async putApp(name: string, spec: unknown): Promise<number> {
-    const { version } = await this.write((tx) => tx.query(
-      `INSERT INTO apps (name, spec) VALUES ($1, $2)
-       ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, updated_at = now()`, [name, JSON.stringify(spec)]));
+    const { version } = await this.write((tx, touch) => {
+      touch(name, null);
+      return tx.query(
+        `INSERT INTO apps (name, spec) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, updated_at = now()`, [name, JSON.stringify(spec)]);
+    });
     return version;
   }
 
@@ -149,7 +180,8 @@ export class Store {
    * @throws `SWY_ENV_EXISTS` (409) when the name is taken (also under a concurrent create).
    */
   async createEnvironment(env: Omit<EnvironmentRecord, 'createdAt'>, instances: Omit<InstanceRecord, 'updatedAt'>[] = []): Promise<number> {
-    const { version } = await this.write(async (tx) => {
+    const { version } = await this.write(async (tx, touch) => {
+      touch(env.app, env.name);
       const { rows } = await tx.query(
         `INSERT INTO environments (app, name, kind, parent, overrides, hosts) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (app, name) DO NOTHING RETURNING name`,
@@ -162,7 +194,8 @@ export class Store {
 
   /** Deletes an environment and (by cascade) its instance rows. @throws `SWY_ENV_NOT_FOUND`. */
   async deleteEnvironment(app: string, name: string): Promise<number> {
-    const { version } = await this.write(async (tx) => {
+    const { version } = await this.write(async (tx, touch) => {
+      touch(app, name);
       const { rows } = await tx.query('DELETE FROM environments WHERE app = $1 AND name = $2 RETURNING name', [app, name]);
       if (rows.length === 0) throw swyError('SWY_ENV_NOT_FOUND', `environment "${name}" does not exist`, { env: name });
     });
@@ -178,11 +211,11 @@ export class Store {
 
   /** Records an instance's status if its environment still exists; returns whether it did. */
   async recordInstances(instances: Omit<InstanceRecord, 'updatedAt'>[]): Promise<boolean> {
-    const { result } = await this.write(async (tx) => {
+    const { result } = await this.write(async (tx, touch) => {
       let any = false;
       for (const i of instances) {
         const { rows } = await tx.query('SELECT 1 FROM environments WHERE app = $1 AND name = $2', [i.app, i.env]);
-        if (rows.length) { await upsertInstance(tx, i); any = true; }
+        if (rows.length) { await upsertInstance(tx, i); touch(i.app, i.env); any = true; }
       }
       return any;
     });
@@ -191,7 +224,7 @@ export class Store {
 
   /** Removes every instance row of the app (start-up: the previous owner's processes are gone). */
   async clearInstances(app: string): Promise<void> {
-    await this.write((tx) => tx.query('DELETE FROM instances WHERE app = $1', [app]));
+    await this.write((tx, touch) => { touch(app, null); return tx.query('DELETE FROM instances WHERE app = $1', [app]); });
   }
 
   // ---- routers (status: the version each replica serves; never bumps the store version) ----

@@ -114,7 +114,7 @@ describe.runIf(postgresAvailable())('control plane + two routers on PostgreSQL',
     await agent.close();
     console.log(`[measure] outage ${OUTAGE_MS} ms: ${ok} requests ok, ${failures.length} failed`);
     expect(failures).toEqual([]);
-    expect(ok).toBeGreaterThan(1000);
+    expect(ok).toBeGreaterThan(OUTAGE_MS / 50); // the load kept running through the whole outage
     const s = JSON.parse((await http(`${control.ready.admin}/status`)).body);
     for (let i = 0; i < 50 && !s.allRoutersUpToDate; i++) await new Promise((r) => setTimeout(r, 100));
     expect(s.routers).toHaveLength(2);

@@ -64,7 +64,7 @@ describe('compileSnapshot: shape', () => {
     expect(snap.base.name).toBe('base');
     expect(snap.base.kind).toBe('base');
     expect(snap.environments.get('base')).toBe(snap.base);
-    expect([...snap.environments.keys()]).toEqual(['base', 'feat1', 'feat2']);
+    expect([...snap.environments.values()].map((e) => e.name)).toEqual(['base', 'feat1', 'feat2']);
     expect([...snap.hosts.keys()]).toEqual(['feat1.example.test']);
     expect(snap.hosts.get('feat1.example.test')).toBe(snap.environments.get('feat1'));
   });
@@ -146,8 +146,8 @@ describe('compileSnapshot: identity reuse with `previous`', () => {
     const b = compileSnapshot(table({ version: 2 }), a);
     expect(b).not.toBe(a);
     expect(b.version).toBe(2);
-    for (const [name, env] of b.environments) {
-      env.upstreams.forEach((u, i) => expect(u).toBe(a.environments.get(name)!.upstreams[i]));
+    for (const env of b.environments.values()) {
+      env.upstreams.forEach((u, i) => expect(u).toBe(a.environments.get(env.name)!.upstreams[i]));
     }
   });
 

@@ -16,7 +16,7 @@ describe.runIf(postgresAvailable())('store on PostgreSQL', () => {
     const a = new Store(openPostgresDriver(pg.url));
     const b = new Store(openPostgresDriver(pg.url));
     const [na, nb] = await Promise.all([a.migrate(), b.migrate()]);
-    expect(na + nb).toBe(2);
+    expect(na + nb).toBe(3);
     await a.putApp(app, { app });
     await a.close(); await b.close();
   });

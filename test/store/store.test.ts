@@ -26,7 +26,7 @@ describe.each(backends)('store ($name)', ({ name }) => {
   beforeAll(async () => {
     if (name === 'pglite') store = new Store(await openPgliteDriver(join(dir, 'store')));
     else { pgServer = await startPostgres(); store = new Store(openPostgresDriver(pgServer.url)); }
-    expect(await store.migrate()).toBe(2);
+    expect(await store.migrate()).toBe(3);
   });
   afterAll(async () => { await store.close(); await pgServer?.destroy(); });
 
