@@ -102,16 +102,34 @@ export class S3BlobStore implements BlobStore {
       throw swyError('SWY_BAD_REQUEST', `invalid byte range ${range.start}-${range.end}`, { hash });
     }
     const Range = range ? `bytes=${range.start}-${range.end}` : undefined;
+    let out;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }));
-      if (!(out.Body instanceof Readable)) throw new Error('GetObject returned no stream body');
-      return out.Body;
+      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }));
     } catch (err) {
       const status = httpStatus(err);
       if (status === 404) throw swyError('SWY_BLOB_NOT_FOUND', `blob ${hash} is not in the store`, { hash });
       if (status === 416) throw swyError('SWY_RANGE_NOT_SATISFIABLE', `range ${Range} is past the end of blob ${hash}`, { hash });
       throw s3Failure(err, hash);
     }
+    const body = out.Body;
+    if (!(body instanceof Readable)) throw s3Failure(new Error('GetObject returned no stream body'), hash);
+    if (!range) return body;
+    // Never hand out more than was asked: a server may ignore `Range` (200 + whole object) or,
+    // like s3rver for `bytes=0-0`, answer a wider range than requested.
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(out.ContentRange ?? '');
+    const from = m ? Number(m[1]) : 0;
+    const total = m && m[3] !== '*' ? Number(m[3]) : m ? Number(m[2]) + 1 : out.ContentLength ?? 0;
+    if (range.start >= total) {
+      body.destroy();
+      throw swyError('SWY_RANGE_NOT_SATISFIABLE', `range ${Range} is past the end of blob ${hash}`, { hash, size: total });
+    }
+    if (from > range.start) {
+      body.destroy();
+      throw s3Failure(new Error(`asked for ${Range}, got ${out.ContentRange}`), hash);
+    }
+    const want = Math.min(range.end, total - 1) - range.start + 1;
+    if (from === range.start && out.ContentLength === want) return body;
+    return sliceStream(body, range.start - from, want);
   }
 
   async stat(hash: string): Promise<BlobStat | undefined> {
@@ -171,6 +189,27 @@ export class S3BlobStore implements BlobStore {
       throw s3Failure(err, hash);
     }
   }
+}
+
+/** The `take` bytes of `src` after skipping `skip`; the source is destroyed once they are read. */
+function sliceStream(src: Readable, skip: number, take: number): Readable {
+  return Readable.from((async function* () {
+    let toSkip = skip;
+    let left = take;
+    try {
+      for await (const chunk of src) {
+        let c = chunk as Buffer;
+        if (toSkip >= c.length) { toSkip -= c.length; continue; }
+        c = c.subarray(toSkip, toSkip + left);
+        toSkip = 0;
+        left -= c.length;
+        yield c;
+        if (left === 0) break;
+      }
+    } finally {
+      src.destroy();
+    }
+  })(), { objectMode: false });
 }
 
 function httpStatus(err: unknown): number | undefined {

@@ -75,7 +75,7 @@ export class Environments {
     const base = await this.d.runtime.start(this.#plans('base', Object.fromEntries(Object.keys(spec.services).map((s) => [s, {}]))));
     await store.recordInstances(base.map((s) => this.#record(s)));
     for (const env of await store.listEnvironments(spec.app)) {
-      if (env.kind === 'base') continue;
+      if (env.kind === 'base' || Object.keys(env.overrides.services).length === 0) continue;
       try {
         const started = await this.d.runtime.start(this.#plans(env.name, env.overrides.services));
         await store.recordInstances(started.map((s) => this.#record(s)));

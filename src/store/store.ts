@@ -211,6 +211,7 @@ export class Store {
 
   /** Records an instance's status if its environment still exists; returns whether it did. */
   async recordInstances(instances: Omit<InstanceRecord, 'updatedAt'>[]): Promise<boolean> {
+    if (instances.length === 0) return false; // nothing to record: no write, no version bump
     const { result } = await this.write(async (tx, touch) => {
       let any = false;
       for (const i of instances) {
