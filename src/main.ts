@@ -13,7 +13,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Environments, SnapshotPublisher, createAdminServer, listen } from './control/index.js';
 import { swyError } from './errors/index.js';
-import { Router } from './router/index.js';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { Router, RouterWorkers } from './router/index.js';
 import { createLocalRuntime } from './runtime/index.js';
 import { loadSpecFile, type AppSpec } from './spec/index.js';
 import { openStore, type Store } from './store/index.js';
@@ -39,6 +40,12 @@ export interface LocalOptions extends CommonOptions {
   adminPort: number;
   /** First discovery port (service i in name order gets base+i); 0 = free ports. */
   internalBasePort?: number;
+  /** Router worker processes (node:cluster); 0 = route inside the owner process. */
+  workers?: number;
+  /** Drain deadline on stop (ms). */
+  drainMs?: number;
+  /** Aborts start-up (Ctrl-C before ready): everything started so far is stopped. */
+  signal?: AbortSignal;
 }
 
 export interface RunningSwitchyard {
@@ -74,15 +81,24 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
   const dataDir = o.dataDir ?? join(spec.root, '.switchyard');
   mkdirSync(dataDir, { recursive: true });
   const cleanup = cleanupStack(o.log);
+  const workerCount = o.workers ?? 0;
   try {
     const store = await openStore({ databaseUrl: o.databaseUrl, dataDir });
     cleanup.push(() => store.close());
 
-    const router = new Router();
-    cleanup.push(() => router.close(2_000));
-    const internalPorts = o.internalBasePort
-      ? await router.listenInternalOn(internalPortsFrom(spec, o.internalBasePort), o.host)
-      : await router.listenInternal(Object.keys(spec.services), o.host);
+    // The data plane: router workers (separate processes), or a router in this process.
+    let router: Router | undefined;
+    let internalPorts: Record<string, number>;
+    if (workerCount > 0) {
+      internalPorts = o.internalBasePort ? internalPortsFrom(spec, o.internalBasePort) : await freePorts(Object.keys(spec.services).sort(), o.host);
+    } else {
+      router = new Router();
+      const r = router;
+      cleanup.push(() => r.close(o.drainMs ?? 2_000));
+      internalPorts = o.internalBasePort
+        ? await router.listenInternalOn(internalPortsFrom(spec, o.internalBasePort), o.host)
+        : await router.listenInternal(Object.keys(spec.services), o.host);
+    }
     const discovery = discoveryUrls(spec, o.host, internalPorts);
 
     const runtime = createLocalRuntime({ logDir: join(dataDir, 'logs') });
@@ -90,39 +106,67 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
 
     const publisher = new SnapshotPublisher(store, spec.app, o.log);
     let edgePort = o.port;
+    let workers: RouterWorkers | undefined;
     const environments = new Environments({
       store, runtime, spec, discovery, edgePort: () => edgePort,
-      waitRoutable: (v) => router.waitForVersion(v), log: o.log,
+      waitRoutable: (v) => (workers ? workers.waitForVersion(v) : router!.waitForVersion(v)), log: o.log,
     });
     await environments.prepare();
-    publisher.onSnapshot((s) => router.setSnapshot(s));
+    publisher.onSnapshot((s, update) => { router?.setSnapshot(s); workers?.broadcast(update); });
     await publisher.start();
     cleanup.push(() => publisher.stop());
-    await environments.startAll();
+    await environments.startAll(o.signal);
+    o.signal?.throwIfAborted();
 
     const admin = createAdminServer({
       environments,
       logFile: (env, svc, replica) => runtime.logFile(env, svc, replica),
       status: async () => ({
         app: spec.app, domain: spec.domain, mode: 'local', store: store.kind,
-        storeVersion: await store.version(), snapshotVersion: router.version,
-        routers: [{ id: `local-${process.pid}`, version: router.version }],
+        storeVersion: await store.version(), snapshotVersion: publisher.current?.version ?? 0,
+        routers: workers
+          ? workers.status().map((w) => ({ id: `worker-${w.id}`, pid: w.pid, version: w.version, listening: w.listening, ...(w.lastError ? { lastError: w.lastError } : {}) }))
+          : [{ id: `local-${process.pid}`, pid: process.pid, version: router!.version, listening: true }],
         edge: `http://${o.host}:${edgePort}`, discovery,
       }),
     });
     const adminPort = await listen(admin, o.adminPort, o.host);
     cleanup.push(() => closeServer(admin));
-    edgePort = await router.listenEdge(o.port, o.host);
+    if (workerCount > 0) {
+      if (edgePort === 0) edgePort = (await freePorts(['edge'], o.host)).edge!;
+      const w = new RouterWorkers(workerCount, { host: o.host, edgePort, internal: internalPorts }, () => publisher.currentTable(), o.log);
+      workers = w;
+      cleanup.push(() => w.stop(o.drainMs ?? 2_000));
+      o.signal?.throwIfAborted();
+      await w.start();
+    } else {
+      edgePort = await router!.listenEdge(o.port, o.host);
+    }
     const edgeUrl = `http://${o.host}:${edgePort}`;
     const adminUrl = `http://${o.host}:${adminPort}`;
     const infoFile = join(dataDir, 'admin.json');
     writeFileSync(infoFile, JSON.stringify({ adminUrl, edgeUrl, pid: process.pid }) + '\n');
     cleanup.push(() => rmSync(infoFile, { force: true }));
+    o.signal?.throwIfAborted();
     return { spec, edgeUrl, adminUrl, dataDir, stop: () => cleanup.run() };
   } catch (err) {
     await cleanup.run();
     throw err;
   }
+}
+
+/** Free loopback ports for listeners that worker processes will bind (bind 0, read, release). */
+async function freePorts(names: string[], host: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const held: NetServer[] = [];
+  for (const n of names) {
+    const srv = createNetServer();
+    await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, host, () => resolve()); });
+    held.push(srv);
+    out[n] = (srv.address() as AddressInfo).port;
+  }
+  await Promise.all(held.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+  return out;
 }
 
 export interface ControlOptions extends CommonOptions {

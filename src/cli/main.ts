@@ -4,6 +4,7 @@
  * talks to the admin API. Exit codes: 0 ok, 1 failure, 2 invalid spec or usage.
  */
 import { Command, CommanderError } from 'commander';
+import { availableParallelism } from 'node:os';
 import { formatSpecIssue, SpecError, SwitchyardError } from '../errors/index.js';
 import { startControl, startLocal, startRouterNode, type Log } from '../main.js';
 import { openStore } from '../store/index.js';
@@ -30,13 +31,27 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'state folder (default <app>/.switchyard)')
     .option('--database-url <url>', 'PostgreSQL store instead of the embedded one (or $SWITCHYARD_DATABASE_URL)')
     .option('--internal-base-port <port>', 'fixed discovery ports: service i (name order) gets base+i (default: free ports)')
-    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; internalBasePort?: string }) => {
+    .option('--workers <n>', 'router worker processes sharing the listeners (0 = route in the owner process)', String(availableParallelism()))
+    .option('--drain-ms <ms>', 'on stop, how long in-flight requests may finish', '5000')
+    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; internalBasePort?: string; workers: string; drainMs: string }) => {
       const g = program.opts<{ app: string }>();
+      const workers = Number(opts.workers);
+      if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new CommanderError(2, 'swy.usage', `--workers expects 0-256, got "${opts.workers}"`);
+      // A signal during start-up aborts it; startLocal then stops whatever it had started.
+      const abort = new AbortController();
+      const early = (sig: string) => { process.stderr.write(`switchyard: ${sig} during start-up, stopping…\n`); abort.abort(new Error(`interrupted by ${sig}`)); };
+      const onInt = () => early('SIGINT');
+      const onTerm = () => early('SIGTERM');
+      process.once('SIGINT', onInt);
+      process.once('SIGTERM', onTerm);
       const running = await startLocal({
         app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
+        workers, drainMs: Number(opts.drainMs), signal: abort.signal,
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
         ...(opts.internalBasePort ? { internalBasePort: port(opts.internalBasePort, '--internal-base-port') } : {}),
       });
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
       const edgePort = new URL(running.edgeUrl).port;
       const url = (h: string) => `http://${h}:${edgePort}/`;
       process.stdout.write(

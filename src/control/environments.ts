@@ -69,15 +69,16 @@ export class Environments {
     }
   }
 
-  /** Starts base (every service, waiting for health), then the stored previews. */
-  async startAll(): Promise<void> {
+  /** Starts base (every service, waiting for health), then the stored previews. `signal` aborts start-up. */
+  async startAll(signal?: AbortSignal): Promise<void> {
     const { store, spec } = this.d;
-    const base = await this.d.runtime.start(this.#plans('base', Object.fromEntries(Object.keys(spec.services).map((s) => [s, {}]))));
+    const base = await this.d.runtime.start(this.#plans('base', Object.fromEntries(Object.keys(spec.services).map((s) => [s, {}]))), signal ? { signal } : undefined);
     await store.recordInstances(base.map((s) => this.#record(s)));
     for (const env of await store.listEnvironments(spec.app)) {
       if (env.kind === 'base' || Object.keys(env.overrides.services).length === 0) continue;
+      signal?.throwIfAborted();
       try {
-        const started = await this.d.runtime.start(this.#plans(env.name, env.overrides.services));
+        const started = await this.d.runtime.start(this.#plans(env.name, env.overrides.services), signal ? { signal } : undefined);
         await store.recordInstances(started.map((s) => this.#record(s)));
       } catch (err) {
         this.d.log(`preview "${env.name}" could not be restored`, { err: String((err as Error).message) });

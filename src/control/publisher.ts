@@ -5,13 +5,19 @@
  * compile runs, further notifications only mark the state dirty, and one more pass follows.
  * A table whose compile fails leaves the last good snapshot in place.
  */
-import { applyDelta, compileSnapshot, type RouteDelta, type Snapshot } from '../routing/index.js';
+import { applyDelta, compileSnapshot, type RouteDelta, type RouteTable, type Snapshot } from '../routing/index.js';
 import { readRouteDelta, readRouteTable, type Store } from '../store/index.js';
 
-export type SnapshotListener = (s: Snapshot) => void;
+/**
+ * What changed, as plain data (for routers in other processes): the whole table, or a delta.
+ * `snapshot` is the compiled result in this process.
+ */
+export type SnapshotUpdate = { kind: 'full'; table: RouteTable } | { kind: 'delta'; delta: RouteDelta };
+export type SnapshotListener = (s: Snapshot, update: SnapshotUpdate) => void;
 
 export class SnapshotPublisher {
   #current: Snapshot | undefined;
+  #lastTable: RouteTable | undefined;
   #running = false;
   #dirty = false;
   #lastError: unknown;
@@ -38,7 +44,7 @@ export class SnapshotPublisher {
 
   onSnapshot(l: SnapshotListener): () => void {
     this.#listeners.add(l);
-    if (this.#current) l(this.#current);
+    if (this.#current) l(this.#current, { kind: 'full', table: this.#fullTable() });
     return () => this.#listeners.delete(l);
   }
 
@@ -60,6 +66,20 @@ export class SnapshotPublisher {
     return new Promise((resolve) => this.#waiters.push({ version, resolve }));
   }
 
+  /**
+   * The current state as a whole table, for a subscriber that joins late (a new or restarted
+   * router worker): the last full table with every later delta folded in.
+   */
+  #fullTable(): RouteTable {
+    const snap = this.#current!;
+    const t = this.#lastTable!;
+    if (t.version === snap.version) return t;
+    return { ...t, version: snap.version, environments: [...snap.environments.values()].map(toEnvironmentRoute) };
+  }
+
+  /** Current state as a full table (for a late subscriber). */
+  currentTable(): RouteTable | undefined { return this.#current ? this.#fullTable() : undefined; }
+
   async #rebuild(): Promise<void> {
     this.#running = true;
     try {
@@ -68,6 +88,7 @@ export class SnapshotPublisher {
         try {
           const prev = this.#current;
           let snap: Snapshot;
+          let update: SnapshotUpdate;
           const full = this.#needFull || !prev;
           this.#needFull = false;
           let delta: RouteDelta | 'full' = 'full';
@@ -76,13 +97,16 @@ export class SnapshotPublisher {
             const table = await readRouteTable(this.store, this.app);
             if (prev && table.version <= prev.version) { this.log('skipping unchanged route table', { version: table.version }); continue; }
             snap = compileSnapshot(table, prev);
+            this.#lastTable = table;
+            update = { kind: 'full', table };
           } else {
             if (delta.version <= prev!.version) continue;
             snap = applyDelta(prev!, delta);
+            update = { kind: 'delta', delta };
           }
           this.#current = snap;
           this.#lastError = undefined;
-          for (const l of this.#listeners) l(snap);
+          for (const l of this.#listeners) l(snap, update);
           for (let i = this.#waiters.length - 1; i >= 0; i--) {
             const w = this.#waiters[i]!;
             if (w.version <= snap.version) { this.#waiters.splice(i, 1); w.resolve(); }
@@ -100,4 +124,11 @@ export class SnapshotPublisher {
       this.#running = false;
     }
   }
+}
+
+/** Back from the compiled form to plain data (ready endpoints only: that is all routing uses). */
+function toEnvironmentRoute(e: import('../routing/index.js').CompiledEnvironment): import('../routing/index.js').EnvironmentRoute {
+  const services: Record<string, import('../routing/index.js').EndpointRoute[]> = {};
+  for (const u of e.upstreams) if (u) services[u.service] = [...u.endpoints];
+  return { name: e.name, kind: e.kind, hosts: [...e.hosts], services };
 }

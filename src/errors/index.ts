@@ -66,6 +66,15 @@ export const ERROR_CODES = {
   SWY_PATH_INVALID: [400, 'The request path is malformed'],
   SWY_METHOD_NOT_ALLOWED: [405, 'The method is not allowed for this resource'],
   SWY_FILE_NOT_FOUND: [404, 'No such file in the site deploy'],
+  SWY_TLS_HOST_REFUSED: [421, 'No certificate is served for this host name'],
+  SWY_CERT_INVALID: [400, 'A certificate, key or host name for a certificate is invalid'],
+  SWY_SECRET_DECRYPT: [500, 'An encrypted secret could not be decrypted'],
+  SWY_ACME_FAILED: [502, 'The ACME certificate order failed'],
+  SWY_CIDR_INVALID: [400, 'An IP address or CIDR range is invalid'],
+  SWY_ACCESS_DENIED: [403, 'The client address is not allowed for this environment'],
+  SWY_RATE_LIMITED: [429, 'Too many requests from this client'],
+  SWY_AUTH_REQUIRED: [401, 'This environment needs a password'],
+  SWY_TOKEN_INVALID: [401, 'The admin API token is missing or invalid'],
   SWY_INTERNAL: [500, 'Internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 

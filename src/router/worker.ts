@@ -1,0 +1,48 @@
+/**
+ * @module router/worker
+ * Entry point of a router worker process (node:cluster). It holds only the routing snapshot —
+ * no store, no control plane — so its memory is the router's own. It compiles what the owner
+ * sends, serves from it, ACKs each version, and on `drain` stops accepting, lets in-flight
+ * requests finish up to the deadline, then exits.
+ */
+import { applyDelta, compileSnapshot, type Snapshot } from '../routing/index.js';
+import type { FromWorker, ToWorker } from './ipc.js';
+import { Router } from './router.js';
+
+const router = new Router();
+let snap: Snapshot | undefined;
+const send = (m: FromWorker) => { if (process.connected) process.send!(m); };
+
+process.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'swy:table':
+      try {
+        snap = compileSnapshot(m.table, snap);
+        router.setSnapshot(snap);
+        send({ type: 'swy:ack', version: snap.version });
+      } catch (err) { send({ type: 'swy:nack', version: m.table.version, error: String(err) }); }
+      return;
+    case 'swy:delta':
+      if (!snap) { send({ type: 'swy:nack', version: m.delta.version, error: 'delta before any table' }); return; }
+      try {
+        snap = applyDelta(snap, m.delta);
+        router.setSnapshot(snap);
+        send({ type: 'swy:ack', version: snap.version });
+      } catch (err) { send({ type: 'swy:nack', version: m.delta.version, error: String(err) }); }
+      return;
+    case 'swy:listen':
+      // Listening comes after the first table: a (re)started worker never serves without a snapshot.
+      Promise.all([router.listenEdge(m.listen.edgePort, m.listen.host), router.listenInternalOn(m.listen.internal, m.listen.host)])
+        .then(() => send({ type: 'swy:listening' }), (err) => send({ type: 'swy:listen-error', error: String(err) }));
+      return;
+    case 'swy:drain':
+      void router.close(m.drainMs).then(() => process.exit(0));
+      return;
+  }
+});
+// Messages sent before this module's listener exists would be lost: say when we can hear.
+send({ type: 'swy:hello' });
+// The owner going away (crash) must not leave a worker serving alone.
+process.on('disconnect', () => { void router.close(1_000).then(() => process.exit(0)); });
+process.on('SIGTERM', () => { /* the owner drives shutdown through `drain` */ });
+process.on('SIGINT', () => { /* Ctrl-C reaches the whole process group: the owner drives shutdown */ });
