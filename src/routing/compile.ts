@@ -16,14 +16,18 @@
  */
 import { EnvIndex } from './env-index.js';
 import type {
-  CompiledEnvironment, CompiledPrefix, CompiledService, EndpointRoute, EnvironmentRoute, RouteDelta, RouteTable, Snapshot, Upstream,
+  CompiledEnvironment, CompiledPrefix, CompiledService, DeployRoute, EndpointRoute, EnvironmentRoute, RouteDelta, RouteTable, Snapshot, Upstream,
 } from './types.js';
 
 /** Code of the error thrown when a table has no base environment. */
 export const NO_BASE = 'SWY_ROUTE_NO_BASE';
 
 export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapshot {
-  const services: CompiledService[] = table.services.map((s, index) => Object.freeze({ index, name: s.name, stripPrefix: s.stripPrefix }));
+  const services: CompiledService[] = table.services.map((s, index) => Object.freeze({
+    index, name: s.name, stripPrefix: s.stripPrefix, kind: s.kind ?? 'service', spa: s.spa ?? false, notFound: s.notFound,
+  }));
+  const hostLabels = new Map<string, CompiledService>();
+  table.services.forEach((s, i) => { if (s.host) hostLabels.set(s.host, services[i]!); });
   const serviceByName = new Map(services.map((s) => [s.name, s]));
   const prefixes: CompiledPrefix[] = [];
   table.services.forEach((s, i) => {
@@ -34,7 +38,7 @@ export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapsho
   const compiled: CompiledEnvironment[] = [];
   let base: CompiledEnvironment | undefined;
   for (const e of table.environments) {
-    const env = compileEnvironment(e, services, serviceByName, previous);
+    const env = compileEnvironment(e, services, serviceByName, previous, table.deploys);
     compiled.push(env);
     if (e.kind === 'base') base = env;
   }
@@ -50,6 +54,7 @@ export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapsho
     base,
     environments: EnvIndex.from(compiled),
     hosts: hostIndex(compiled),
+    hostLabels,
   });
 }
 
@@ -59,7 +64,7 @@ export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapsho
  */
 export function applyDelta(prev: Snapshot, delta: RouteDelta): Snapshot {
   if (delta.version <= prev.version) return prev;
-  const upserts = delta.upserts.map((e) => compileEnvironment(e, prev.services, prev.serviceByName, prev));
+  const upserts = delta.upserts.map((e) => compileEnvironment(e, prev.services, prev.serviceByName, prev, delta.deploys));
   if (delta.removals.includes(prev.base.name)) throw Object.assign(new Error('delta removes the base environment'), { code: NO_BASE });
   const base = upserts.find((e) => e.kind === 'base') ?? prev.base;
   const environments = prev.environments.with(upserts, delta.removals);
@@ -75,8 +80,16 @@ export function applyDelta(prev: Snapshot, delta: RouteDelta): Snapshot {
   });
 }
 
-function compileEnvironment(e: EnvironmentRoute, services: readonly CompiledService[], serviceByName: ReadonlyMap<string, CompiledService>, previous: Snapshot | undefined): CompiledEnvironment {
+function compileEnvironment(e: EnvironmentRoute, services: readonly CompiledService[], serviceByName: ReadonlyMap<string, CompiledService>, previous: Snapshot | undefined, deploys: RouteTable['deploys']): CompiledEnvironment {
   const prevEnv = previous?.environments.get(e.name);
+  const ownDeploys: (DeployRoute | undefined)[] = new Array(services.length).fill(undefined);
+  for (const [site, id] of Object.entries(e.sites ?? {})) {
+    const svc = serviceByName.get(site);
+    if (!svc || svc.kind !== 'site') continue;
+    // Reuse the previous object for the same deploy id (deploys are immutable).
+    const prevDeploy = prevEnv?.deploys[svc.index];
+    ownDeploys[svc.index] = prevDeploy?.id === id ? prevDeploy : deploys?.[id] ? Object.freeze(deploys[id]) : undefined;
+  }
   const upstreams: (Upstream | undefined)[] = new Array(services.length).fill(undefined);
   for (const [svcName, eps] of Object.entries(e.services)) {
     const svc = serviceByName.get(svcName);
@@ -85,7 +98,7 @@ function compileEnvironment(e: EnvironmentRoute, services: readonly CompiledServ
     const prev = prevEnv && prevSvc ? prevEnv.upstreams[prevSvc.index] : undefined;
     upstreams[svc.index] = reuseOrBuild(prev, e.name, svcName, eps);
   }
-  return Object.freeze({ name: e.name, kind: e.kind, hosts: Object.freeze(e.hosts.map((h) => h.toLowerCase())), upstreams: Object.freeze(upstreams) });
+  return Object.freeze({ name: e.name, kind: e.kind, hosts: Object.freeze(e.hosts.map((h) => h.toLowerCase())), upstreams: Object.freeze(upstreams), deploys: Object.freeze(ownDeploys) });
 }
 
 function hostIndex(envs: Iterable<CompiledEnvironment>): Map<string, CompiledEnvironment> {

@@ -9,7 +9,7 @@ import type { EnvironmentRoute, RouteTable } from './types.js';
 
 /** Comparable outcome shared by every resolver under test. */
 export interface PlainDecision {
-  kind: 'upstream' | 'unknown-env' | 'no-route' | 'no-upstream';
+  kind: 'upstream' | 'site' | 'unknown-env' | 'no-route' | 'no-upstream';
   /** Environment the request belongs to (or the unknown name for `unknown-env`). */
   env: string;
   service?: string;
@@ -25,6 +25,7 @@ export function referenceResolveEdge(t: RouteTable, host: string | undefined, he
   let env: EnvironmentRoute | undefined;
   let selectedBy: PlainDecision['selectedBy'] = 'default';
   let fallback: PlainDecision['fallback'];
+  let pinned: string | undefined;
   if (host) {
     let h = host.toLowerCase();
     if (!h.startsWith('[')) h = h.split(':')[0]!;
@@ -34,9 +35,21 @@ export function referenceResolveEdge(t: RouteTable, host: string | undefined, he
     else if (h.endsWith('.' + t.domain) && h !== '.' + t.domain) {
       const label = h.slice(0, -(t.domain.length + 1));
       if (!label.includes('.')) {
-        env = t.environments.find((e) => e.name === label);
-        if (!env) return { kind: 'unknown-env', env: label };
-        selectedBy = 'host';
+        const labelOwner = (l: string) => t.services.find((s) => s.host === l)?.name;
+        if (label.includes('--')) {
+          const [envName, rest] = [label.slice(0, label.indexOf('--')), label.slice(label.indexOf('--') + 2)];
+          env = t.environments.find((e) => e.name === envName);
+          if (!env) return { kind: 'unknown-env', env: envName };
+          pinned = labelOwner(rest);
+          if (!pinned) return { kind: 'no-route', env: env.name, selectedBy: 'host' };
+          selectedBy = 'host';
+        } else if (labelOwner(label)) {
+          pinned = labelOwner(label);
+        } else {
+          env = t.environments.find((e) => e.name === label);
+          if (!env) return { kind: 'unknown-env', env: label };
+          selectedBy = 'host';
+        }
       }
     }
   }
@@ -44,6 +57,7 @@ export function referenceResolveEdge(t: RouteTable, host: string | undefined, he
     const sel = referenceSelect(t, base, header, baggage);
     env = sel.env; selectedBy = sel.by; fallback = sel.fallback;
   }
+  if (pinned) return finish(t, env, base, pinned, selectedBy, fallback, 0);
   let best: { prefix: string; service: string; strip: boolean } | undefined;
   for (const s of t.services) {
     for (const p of s.public) {
@@ -52,17 +66,23 @@ export function referenceResolveEdge(t: RouteTable, host: string | undefined, he
     }
   }
   if (!best) return { kind: 'no-route', env: env.name, selectedBy };
-  return finish(env, base, best.service, selectedBy, fallback, best.strip && best.prefix !== '/' ? best.prefix.length : 0);
+  return finish(t, env, base, best.service, selectedBy, fallback, best.strip && best.prefix !== '/' ? best.prefix.length : 0);
 }
 
 export function referenceResolveInternal(t: RouteTable, service: string, header: string | undefined, baggage: string | undefined): PlainDecision {
   const base = t.environments.find((e) => e.kind === 'base')!;
   const sel = referenceSelect(t, base, header, baggage);
   if (!t.services.some((s) => s.name === service)) return { kind: 'no-route', env: sel.env.name, selectedBy: sel.by };
-  return finish(sel.env, base, service, sel.by, sel.fallback, 0);
+  return finish(t, sel.env, base, service, sel.by, sel.fallback, 0);
 }
 
-function finish(env: EnvironmentRoute, base: EnvironmentRoute, service: string, selectedBy: PlainDecision['selectedBy'], fallback: PlainDecision['fallback'], stripLength: number): PlainDecision {
+function finish(t: RouteTable, env: EnvironmentRoute, base: EnvironmentRoute, service: string, selectedBy: PlainDecision['selectedBy'], fallback: PlainDecision['fallback'], stripLength: number): PlainDecision {
+  if (t.services.find((s) => s.name === service)?.kind === 'site') {
+    const has = (e: EnvironmentRoute) => e.sites?.[service] !== undefined && t.deploys?.[e.sites[service]!] !== undefined;
+    const siteOwner = has(env) ? env : has(base) ? base : undefined;
+    if (!siteOwner) return { kind: 'no-upstream', env: env.name, service };
+    return { kind: 'site', env: env.name, service, upstreamEnv: siteOwner.name, selectedBy, ...(fallback ? { fallback } : {}), stripLength };
+  }
   const owner = env.services[service] ? env : base.services[service] ? base : undefined;
   if (!owner) return { kind: 'no-upstream', env: env.name, service };
   return { kind: 'upstream', env: env.name, service, upstreamEnv: owner.name, selectedBy, ...(fallback ? { fallback } : {}), stripLength };

@@ -10,7 +10,7 @@
  * O(1) in the number of environments; allocates only the decision object.
  */
 import { baggageMember, normaliseHost } from './host.js';
-import type { CompiledEnvironment, EdgeRequest, InternalRequest, RouteDecision, Selection, Snapshot } from './types.js';
+import type { CompiledEnvironment, CompiledService, EdgeRequest, InternalRequest, RouteDecision, Selection, Snapshot } from './types.js';
 
 /** Resolves an edge request. Called per request; must not allocate beyond the result. */
 // HOT PATH — change with care.
@@ -19,6 +19,7 @@ export function resolveEdge(snap: Snapshot, req: EdgeRequest): RouteDecision {
   let selectedBy: Selection = 'default';
   let fallback: 'unknown-env' | undefined;
   let unknownName: string | undefined;
+  let pinned: CompiledService | undefined;
 
   if (req.host !== undefined && req.host.length > 0) {
     const host = normaliseHost(req.host);
@@ -27,9 +28,21 @@ export function resolveEdge(snap: Snapshot, req: EdgeRequest): RouteDecision {
     else if (host.length > snap.domainSuffix.length && host.endsWith(snap.domainSuffix)) {
       const label = host.slice(0, host.length - snap.domainSuffix.length);
       if (label.indexOf('.') === -1) {
-        env = snap.environments.get(label);
-        if (env === undefined) return { kind: 'unknown-env', name: label };
-        selectedBy = 'host';
+        const dashes = label.indexOf('--');
+        if (dashes !== -1) {
+          // <env>--<label>: a host-owning target in a preview.
+          env = snap.environments.get(label.slice(0, dashes));
+          if (env === undefined) return { kind: 'unknown-env', name: label.slice(0, dashes) };
+          pinned = snap.hostLabels.get(label.slice(dashes + 2));
+          if (pinned === undefined) return { kind: 'no-route', env, selectedBy: 'host' };
+          selectedBy = 'host';
+        } else if ((pinned = snap.hostLabels.get(label)) !== undefined) {
+          // <label>: a host-owning target; the environment may still come from header/baggage.
+        } else {
+          env = snap.environments.get(label);
+          if (env === undefined) return { kind: 'unknown-env', name: label };
+          selectedBy = 'host';
+        }
       }
     }
   }
@@ -39,6 +52,7 @@ export function resolveEdge(snap: Snapshot, req: EdgeRequest): RouteDecision {
     env = r.env; selectedBy = r.by; fallback = r.fallback; unknownName = r.unknown;
   }
 
+  if (pinned !== undefined) return target(snap, env, selectedBy, fallback, unknownName, pinned, 0);
   const prefixes = snap.prefixes;
   const path = req.path;
   for (let i = 0; i < prefixes.length; i++) {
@@ -46,12 +60,22 @@ export function resolveEdge(snap: Snapshot, req: EdgeRequest): RouteDecision {
     const pre = p.prefix;
     if (pre === '/' || (path.startsWith(pre) && (path.length === pre.length || path.charCodeAt(pre.length) === 47 /* / */ || path.charCodeAt(pre.length) === 63 /* ? */))) {
       const svc = p.service;
-      const upstream = env.upstreams[svc.index] ?? snap.base.upstreams[svc.index];
-      if (upstream === undefined) return { kind: 'no-upstream', env, service: svc };
-      return { kind: 'upstream', env, selectedBy, fallback, unknownName, service: svc, upstream, stripLength: svc.stripPrefix && pre !== '/' ? pre.length : 0 };
+      return target(snap, env, selectedBy, fallback, unknownName, svc, svc.stripPrefix && pre !== '/' ? pre.length : 0);
     }
   }
   return { kind: 'no-route', env, selectedBy };
+}
+
+/** Rule 4 for services and sites: the environment's own, else base's. */
+function target(snap: Snapshot, env: CompiledEnvironment, selectedBy: Selection, fallback: 'unknown-env' | undefined, unknownName: string | undefined, svc: CompiledService, stripLength: number): RouteDecision {
+  if (svc.kind === 'site') {
+    const deploy = env.deploys[svc.index] ?? snap.base.deploys[svc.index];
+    if (deploy === undefined) return { kind: 'no-upstream', env, service: svc };
+    return { kind: 'site', env, selectedBy, fallback, unknownName, service: svc, deploy, stripLength };
+  }
+  const upstream = env.upstreams[svc.index] ?? snap.base.upstreams[svc.index];
+  if (upstream === undefined) return { kind: 'no-upstream', env, service: svc };
+  return { kind: 'upstream', env, selectedBy, fallback, unknownName, service: svc, upstream, stripLength };
 }
 
 /** Resolves a request on a service's internal listener: env from header/baggage, then rule 4. */

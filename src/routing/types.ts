@@ -15,12 +15,31 @@ export interface EndpointRoute {
   readonly ready: boolean;
 }
 
-/** A service's routing facts, shared by every environment. */
+/** A target's routing facts (a service, or a static site), shared by every environment. */
 export interface ServiceRoute {
   readonly name: string;
   /** Normalised public path prefixes at the edge (`/`, `/api`); empty = internal only. */
   readonly public: readonly string[];
   readonly stripPrefix: boolean;
+  /** `site`: served from a deploy in the blob store; default `service`. */
+  readonly kind?: 'service' | 'site';
+  /** Host label the target owns: `<label>.<domain>` (base), `<env>--<label>.<domain>` (preview). */
+  readonly host?: string;
+  /** Sites: unknown extension-less paths serve index.html. */
+  readonly spa?: boolean;
+  /** Sites: deploy-relative page sent with 404. */
+  readonly notFound?: string;
+}
+
+/** One file of a site deploy. */
+export interface DeployFileRoute { readonly hash: string; readonly size: number; readonly contentType: string }
+
+/** An immutable site deploy: path (site-relative, no leading `/`) → file. */
+export interface DeployRoute {
+  readonly id: string;
+  readonly site: string;
+  readonly createdAt: string;
+  readonly files: Readonly<Record<string, DeployFileRoute>>;
 }
 
 /** An environment: base, or a preview that runs some services itself. */
@@ -31,6 +50,8 @@ export interface EnvironmentRoute {
   readonly hosts: readonly string[];
   /** Services this environment runs itself → their endpoints. Base runs every service. */
   readonly services: Readonly<Record<string, readonly EndpointRoute[]>>;
+  /** Sites this environment has its own deploy of → deploy id. */
+  readonly sites?: Readonly<Record<string, string>>;
 }
 
 /** Input of {@link compileSnapshot}: everything routing needs, as read from the store. */
@@ -43,6 +64,8 @@ export interface RouteTable {
   readonly routingHeader: string;
   readonly services: readonly ServiceRoute[];
   readonly environments: readonly EnvironmentRoute[];
+  /** Every deploy some environment points at, by id. */
+  readonly deploys?: Readonly<Record<string, DeployRoute>>;
 }
 
 /** Compiled service: index into per-environment upstream arrays. */
@@ -50,6 +73,9 @@ export interface CompiledService {
   readonly index: number;
   readonly name: string;
   readonly stripPrefix: boolean;
+  readonly kind: 'service' | 'site';
+  readonly spa: boolean;
+  readonly notFound: string | undefined;
 }
 
 /** The endpoints of one service in one environment. Identity is stable per `key`. */
@@ -71,6 +97,8 @@ export interface CompiledEnvironment {
   readonly hosts: readonly string[];
   /** Indexed by {@link CompiledService.index}; `undefined` where the env does not run the service. */
   readonly upstreams: readonly (Upstream | undefined)[];
+  /** Indexed like `upstreams`; the env's own deploy of a site, if any. */
+  readonly deploys: readonly (DeployRoute | undefined)[];
 }
 
 /** One public prefix at the edge. */
@@ -98,6 +126,8 @@ export interface Snapshot {
   readonly environments: EnvIndex;
   /** Exact custom host → environment. */
   readonly hosts: ReadonlyMap<string, CompiledEnvironment>;
+  /** Host label → the target that owns it. */
+  readonly hostLabels: ReadonlyMap<string, CompiledService>;
 }
 
 /**
@@ -109,6 +139,8 @@ export interface RouteDelta {
   readonly version: number;
   readonly upserts: readonly EnvironmentRoute[];
   readonly removals: readonly string[];
+  /** Deploys the upserted environments point at. */
+  readonly deploys?: Readonly<Record<string, DeployRoute>>;
 }
 
 /** How the environment of a request was chosen. */
@@ -129,6 +161,17 @@ export type RouteDecision =
       /** The env's own upstream, or base's when the env does not run the service. */
       readonly upstream: Upstream;
       /** Length of the matched public prefix to strip (0 when not stripping). */
+      readonly stripLength: number;
+    }
+  | {
+      readonly kind: 'site';
+      readonly env: CompiledEnvironment;
+      readonly selectedBy: Selection;
+      readonly fallback: 'unknown-env' | undefined;
+      readonly unknownName: string | undefined;
+      readonly service: CompiledService;
+      /** The env's own deploy, or base's. */
+      readonly deploy: DeployRoute;
       readonly stripLength: number;
     }
   | { readonly kind: 'unknown-env'; readonly name: string }

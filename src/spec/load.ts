@@ -89,6 +89,32 @@ export function parseSpec(source: string, file: string): AppSpec {
       });
     }
   }
+  // Sites share the edge's prefix space and the target namespace with services.
+  const rawSites = (raw as { sites?: unknown } | null)?.sites;
+  const hostOwner = new Map<string, string>();
+  if (rawSites && typeof rawSites === 'object' && !Array.isArray(rawSites)) {
+    for (const [name, site] of Object.entries(rawSites as Record<string, unknown>)) {
+      if (!site || typeof site !== 'object') continue;
+      if (names.has(name)) issues.push({ file, line: lineOf(['sites', name]), path: `sites.${name}`, message: `"${name}" is already a service name; sites and services need distinct names` });
+      const st = site as { public?: unknown; host?: unknown };
+      if (Array.isArray(st.public)) {
+        st.public.forEach((p, idx) => {
+          if (typeof p !== 'string') return;
+          const norm = normalisePrefix(p);
+          const owner = prefixOwner.get(norm);
+          if (owner !== undefined) issues.push({ file, line: lineOf(['sites', name, 'public', idx]), path: `sites.${name}.public.${idx}`, message: `public prefix "${p}" is already routed to "${owner}"` });
+          else prefixOwner.set(norm, name);
+        });
+      }
+      if (typeof st.host === 'string') {
+        const owner = hostOwner.get(st.host);
+        if (owner !== undefined) issues.push({ file, line: lineOf(['sites', name, 'host']), path: `sites.${name}.host`, message: `host label "${st.host}" is already owned by site "${owner}"` });
+        else hostOwner.set(st.host, name);
+        if (st.host === 'base') issues.push({ file, line: lineOf(['sites', name, 'host']), path: `sites.${name}.host`, message: 'host label "base" is the base environment\'s name' });
+      }
+      if (st.public === undefined && st.host === undefined) issues.push({ file, line: lineOf(['sites', name]), path: `sites.${name}`, message: 'needs "public" prefixes or a "host" label to be reachable' });
+    }
+  }
   const rawServices = (raw as { services?: unknown } | null)?.services;
   if (rawServices && typeof rawServices === 'object' && !Array.isArray(rawServices) && names.size === 0) {
     issues.push({ file, line: lineOf(['services']), path: 'services', message: 'declares no service' });
@@ -103,6 +129,7 @@ export function parseSpec(source: string, file: string): AppSpec {
     services: Object.fromEntries(
       Object.entries(s.services).map(([n, svc]) => [n, { ...svc, cwd: svc.cwd ? resolve(root, svc.cwd) : root, public: svc.public.map(normalisePrefix) }]),
     ),
+    sites: Object.fromEntries(Object.entries(s.sites).map(([n, site]) => [n, { ...site, dir: resolve(root, site.dir), public: site.public.map(normalisePrefix) }])),
     root,
     file,
   };

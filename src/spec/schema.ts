@@ -42,6 +42,18 @@ export const ServiceSchema = z
   })
   .describe('A service: a long-running process that serves HTTP');
 
+export const SiteSchema = z
+  .strictObject({
+    dir: z.string().min(1).describe('Folder uploaded as a deploy, relative to the spec file (after `build`)'),
+    build: z.string().min(1).optional().describe('Shell command run in the spec folder before a deploy is uploaded'),
+    public: z.array(prefix).default([]).describe('Path prefixes served by this site at the edge, e.g. ["/docs"]'),
+    host: dnsLabel.optional().describe('Host label the site owns: <label>.<domain> in base, <env>--<label>.<domain> in a preview'),
+    stripPrefix: z.boolean().default(true).describe('Serve `<prefix>/x` from the deploy\'s `x` (default true for sites)'),
+    spa: z.boolean().default(false).describe('Single-page app: unknown extension-less paths serve index.html'),
+    notFound: z.string().min(1).optional().describe('Deploy-relative page sent with 404s, e.g. "404.html"'),
+  })
+  .describe('A static site: each upload is an immutable deploy; an environment points at one');
+
 export const SpecSchema = z
   .strictObject({
     app: dnsLabel.describe('Application name'),
@@ -56,12 +68,14 @@ export const SpecSchema = z
       .default('x-switchyard-env')
       .describe('Header (and W3C baggage member) that selects an environment'),
     services: z.record(dnsLabel, ServiceSchema).describe('Services by name'),
+    sites: z.record(dnsLabel, SiteSchema).default({}).describe('Static sites by name'),
   })
   .describe('switchyard.yaml: an application declared once, run as base and previews');
 
 export type SpecInput = z.input<typeof SpecSchema>;
 export type ServiceSpec = z.output<typeof ServiceSchema>;
 export type HealthCheckSpec = z.output<typeof HealthCheckSchema>;
+export type SiteSpec = z.output<typeof SiteSchema>;
 
 /** A validated spec with defaults applied and paths resolved. */
 export interface AppSpec {
@@ -69,6 +83,8 @@ export interface AppSpec {
   domain: string;
   routingHeader: string;
   services: Record<string, ServiceSpec>;
+  /** Static sites; `dir` resolved to an absolute path. */
+  sites: Record<string, SiteSpec>;
   /** Absolute folder of the spec file; `cwd`s are resolved against it. */
   root: string;
   /** Spec file path as given (for messages). */

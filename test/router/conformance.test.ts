@@ -189,14 +189,17 @@ async function liveResolve(table: RouteTable, r: CaseRequest, name: FixtureName)
   }
 }
 
-const notSkipped = (c: RoutingCase) => !(c.desc in SKIPPED);
+// Site targets answer from the blob store, not from upstream servers: the `sites` fixture runs
+// against the live router in test/e2e/sites.test.ts (real deploys), not here.
+const notSkipped = (c: RoutingCase) => !(c.desc in SKIPPED) && c.table !== 'sites';
 runRoutingCases('live proxy (real sockets, real upstreams)', liveResolve, { filter: notSkipped });
 
 describe('live proxy conformance bookkeeping', () => {
   test('the skip list names real cases only, and nearly every case runs live', () => {
     const descs = new Set(routingCases.map((c) => c.desc));
     for (const d of Object.keys(SKIPPED)) expect(descs, d).toContain(d);
-    expect(routingCases.filter(notSkipped).length).toBeGreaterThanOrEqual(routingCases.length - 3);
+    const live = routingCases.filter((c) => c.table !== 'sites');
+    expect(live.filter(notSkipped).length).toBeGreaterThanOrEqual(live.length - 3);
   });
 
   test('endpoints that are not ready never received traffic; ready ones did', () => {

@@ -63,7 +63,7 @@ describe('applyDelta', () => {
 });
 
 describe('EnvIndex', () => {
-  const env = (name: string) => Object.freeze({ name, kind: 'preview' as const, hosts: [], upstreams: [] });
+  const env = (name: string) => Object.freeze({ name, kind: 'preview' as const, hosts: [], upstreams: [], deploys: [] });
   it('folds the overlay into a new base past its bound, keeping contents', () => {
     let idx = EnvIndex.from([env('base')]);
     for (let i = 0; i < 3000; i++) idx = idx.with([env(`e${i}`)], i % 3 === 0 && i > 0 ? [`e${i - 1}`] : []);

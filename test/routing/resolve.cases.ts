@@ -80,7 +80,30 @@ const noRoot: RouteTable = {
   ],
 };
 
-export const fixtures = { shop, noRoot } as const satisfies Record<string, RouteTable>;
+/**
+ * `sites`: static sites beside a service. `docs` owns the host label `docs` and the prefix
+ * `/docs` (stripped); `www` serves `/`; base has deploys of both; preview `feat1` has its own
+ * deploy of `docs` only; preview `feat2` has none; `app` is a service at `/app`.
+ */
+const deploy = (id: string, site: string) => ({ id, site, createdAt: '2026-12-01T00:00:00.000Z', files: { 'index.html': { hash: 'a'.repeat(64), size: 1, contentType: 'text/html' } } });
+const sites: RouteTable = {
+  version: 3,
+  domain: 'shop.localhost',
+  routingHeader: 'x-switchyard-env',
+  services: [
+    { name: 'app', public: ['/app'], stripPrefix: false },
+    { name: 'docs', public: ['/docs'], stripPrefix: true, kind: 'site', host: 'docs' },
+    { name: 'www', public: ['/'], stripPrefix: true, kind: 'site', spa: true },
+  ],
+  environments: [
+    { name: 'base', kind: 'base', hosts: [], services: { app: [ep('base', 'app')] }, sites: { docs: 'd1', www: 'w1' } },
+    { name: 'feat1', kind: 'preview', hosts: [], services: {}, sites: { docs: 'd2' } },
+    { name: 'feat2', kind: 'preview', hosts: [], services: { app: [ep('feat2', 'app')] } },
+  ],
+  deploys: { d1: deploy('d1', 'docs'), d2: deploy('d2', 'docs'), w1: deploy('w1', 'www') },
+};
+
+export const fixtures = { shop, noRoot, sites } as const satisfies Record<string, RouteTable>;
 export type FixtureName = keyof typeof fixtures;
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +224,19 @@ export const routingCases: readonly RoutingCase[] = [
   { desc: 'internal unknown service → no-route', request: { internal: 'nope' }, expected: { kind: 'no-route', env: 'base', selectedBy: 'default' } },
   { desc: 'internal unknown service keeps the header env', request: { internal: 'nope', header: 'feat1' }, expected: { kind: 'no-route', env: 'feat1', selectedBy: 'header' } },
   { desc: 'internal: baggage member named by this table\'s routing header', table: 'noRoot', request: { internal: 'worker', baggage: 'x-env=pr7' }, expected: up('pr7', 'worker', 'pr7', 'baggage') },
+  // sites: deploys fall back to base like services; host labels pin a target
+  { desc: 'site at / in base', table: 'sites', request: { host: 'shop.localhost', path: '/index.html' }, expected: { kind: 'site', env: 'base', service: 'www', upstreamEnv: 'base', selectedBy: 'default', stripLength: 0 } },
+  { desc: 'site prefix is stripped', table: 'sites', request: { host: 'shop.localhost', path: '/docs/a.html' }, expected: { kind: 'site', env: 'base', service: 'docs', upstreamEnv: 'base', selectedBy: 'default', stripLength: 5 } },
+  { desc: 'preview with its own deploy serves it', table: 'sites', request: { host: 'feat1.shop.localhost', path: '/docs/' }, expected: { kind: 'site', env: 'feat1', service: 'docs', upstreamEnv: 'feat1', selectedBy: 'host', stripLength: 5 } },
+  { desc: 'preview without a deploy falls back to base\'s', table: 'sites', request: { host: 'feat2.shop.localhost', path: '/docs/x' }, expected: { kind: 'site', env: 'feat2', service: 'docs', upstreamEnv: 'base', selectedBy: 'host', stripLength: 5 } },
+  { desc: 'header selects the preview deploy of a site', table: 'sites', request: { host: 'shop.localhost', header: 'feat1', path: '/docs' }, expected: { kind: 'site', env: 'feat1', service: 'docs', upstreamEnv: 'feat1', selectedBy: 'header', stripLength: 5 } },
+  { desc: 'service beside sites keeps the service rules', table: 'sites', request: { host: 'feat2.shop.localhost', path: '/app/x' }, expected: up('feat2', 'app', 'feat2', 'host') },
+  { desc: 'host label pins the site in base', table: 'sites', request: { host: 'docs.shop.localhost', path: '/anything' }, expected: { kind: 'site', env: 'base', service: 'docs', upstreamEnv: 'base', selectedBy: 'default', stripLength: 0 } },
+  { desc: 'host label with a header picks the preview deploy', table: 'sites', request: { host: 'docs.shop.localhost', header: 'feat1', path: '/' }, expected: { kind: 'site', env: 'feat1', service: 'docs', upstreamEnv: 'feat1', selectedBy: 'header', stripLength: 0 } },
+  { desc: '<env>--<label> pins the site in a preview', table: 'sites', request: { host: 'feat1--docs.shop.localhost', path: '/' }, expected: { kind: 'site', env: 'feat1', service: 'docs', upstreamEnv: 'feat1', selectedBy: 'host', stripLength: 0 } },
+  { desc: '<env>--<label> falls back to base\'s deploy', table: 'sites', request: { host: 'feat2--docs.shop.localhost', path: '/' }, expected: { kind: 'site', env: 'feat2', service: 'docs', upstreamEnv: 'base', selectedBy: 'host', stripLength: 0 } },
+  { desc: '<env>--<label> with an unknown env → unknown-env', table: 'sites', request: { host: 'nope--docs.shop.localhost', path: '/' }, expected: { kind: 'unknown-env', env: 'nope' } },
+  { desc: '<env>--<label> with an unknown label → no-route', table: 'sites', request: { host: 'feat1--nope.shop.localhost', path: '/' }, expected: { kind: 'no-route', env: 'feat1', selectedBy: 'host' } },
   { desc: 'internal: another table\'s header name in baggage is ignored', table: 'noRoot', request: { internal: 'worker', baggage: `${H}=pr7` }, expected: { kind: 'no-upstream', env: 'main', service: 'worker' } },
 ];
 

@@ -18,6 +18,16 @@ function toPlain(d: RouteDecision): PlainDecision {
         ...(d.fallback !== undefined ? { fallback: d.fallback } : {}),
         stripLength: d.stripLength,
       };
+    case 'site':
+      return {
+        kind: 'site',
+        env: d.env.name,
+        service: d.service.name,
+        upstreamEnv: d.env.deploys[d.service.index] === d.deploy ? d.env.name : 'base',
+        selectedBy: d.selectedBy,
+        ...(d.fallback !== undefined ? { fallback: d.fallback } : {}),
+        stripLength: d.stripLength,
+      };
     case 'unknown-env':
       return { kind: 'unknown-env', env: d.name };
     case 'no-route':
@@ -38,7 +48,7 @@ test('the conformance table is substantial and its descriptions are unique', () 
   expect(routingCases.length).toBeGreaterThanOrEqual(40);
   expect(new Set(routingCases.map((c) => c.desc)).size).toBe(routingCases.length);
   // every kind of outcome is exercised
-  expect(new Set(routingCases.map((c) => c.expected.kind))).toEqual(new Set(['upstream', 'unknown-env', 'no-route', 'no-upstream']));
+  expect(new Set(routingCases.map((c) => c.expected.kind))).toEqual(new Set(['upstream', 'site', 'unknown-env', 'no-route', 'no-upstream']));
 });
 
 runRoutingCases('reference resolver (RouteTable, linear scans)', (table, r) =>
