@@ -11,7 +11,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Environments, SnapshotPublisher, createAdminServer, listen } from './control/index.js';
+import { openBlobStore } from './blob/index.js';
+import { Environments, Sites, SnapshotPublisher, createAdminServer, listen } from './control/index.js';
 import { swyError } from './errors/index.js';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { Router, RouterWorkers } from './router/index.js';
@@ -26,6 +27,8 @@ export interface CommonOptions {
   dataDir?: string;
   /** `postgres://…` selects PostgreSQL; absent = embedded PGlite. */
   databaseUrl?: string;
+  /** Blob store for site deploys (`file:///…`, `s3://bucket/prefix?endpoint=…`); default `<dataDir>/blobs`. */
+  blobUrl?: string;
   /** Listen address of every listener. */
   host: string;
   log: Log;
@@ -92,7 +95,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     if (workerCount > 0) {
       internalPorts = o.internalBasePort ? internalPortsFrom(spec, o.internalBasePort) : await freePorts(Object.keys(spec.services).sort(), o.host);
     } else {
-      router = new Router();
+      router = new Router({ blobStore: openBlobStore(o.blobUrl, dataDir) });
       const r = router;
       cleanup.push(() => r.close(o.drainMs ?? 2_000));
       internalPorts = o.internalBasePort
@@ -117,9 +120,10 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     cleanup.push(() => publisher.stop());
     await environments.startAll(o.signal);
     o.signal?.throwIfAborted();
+    const sites = new Sites({ store, blobs: openBlobStore(o.blobUrl, dataDir), spec, waitRoutable: (v) => (workers ? workers.waitForVersion(v) : router!.waitForVersion(v)), log: o.log });
 
     const admin = createAdminServer({
-      environments,
+      environments, sites,
       logFile: (env, svc, replica) => runtime.logFile(env, svc, replica),
       status: async () => ({
         app: spec.app, domain: spec.domain, mode: 'local', store: store.kind,
@@ -134,7 +138,8 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     cleanup.push(() => closeServer(admin));
     if (workerCount > 0) {
       if (edgePort === 0) edgePort = (await freePorts(['edge'], o.host)).edge!;
-      const w = new RouterWorkers(workerCount, { host: o.host, edgePort, internal: internalPorts }, () => publisher.currentTable(), o.log);
+      const w = new RouterWorkers(workerCount, { host: o.host, edgePort, internal: internalPorts }, () => publisher.currentTable(), o.log,
+        { SWITCHYARD_BLOB_URL: o.blobUrl ?? '', SWITCHYARD_DATA_DIR: dataDir });
       workers = w;
       cleanup.push(() => w.stop(o.drainMs ?? 2_000));
       o.signal?.throwIfAborted();
@@ -142,6 +147,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     } else {
       edgePort = await router!.listenEdge(o.port, o.host);
     }
+    await sites.deployMissingBase();
     const edgeUrl = `http://${o.host}:${edgePort}`;
     const adminUrl = `http://${o.host}:${adminPort}`;
     const infoFile = join(dataDir, 'admin.json');
@@ -203,8 +209,9 @@ export async function startControl(o: ControlOptions): Promise<RunningSwitchyard
     });
     await environments.prepare();
     await environments.startAll();
+    const sites = new Sites({ store, blobs: openBlobStore(o.blobUrl, dataDir), spec, waitRoutable: (v) => waitForRouters(store, v, o.propagationTimeoutMs ?? 10_000, o.log), log: o.log });
     const admin = createAdminServer({
-      environments,
+      environments, sites,
       logFile: (env, svc, replica) => runtime.logFile(env, svc, replica),
       status: async () => {
         const storeVersion = await store.version();
@@ -219,6 +226,7 @@ export async function startControl(o: ControlOptions): Promise<RunningSwitchyard
     const adminPort = await listen(admin, o.adminPort, o.host);
     cleanup.push(() => closeServer(admin));
     const adminUrl = `http://${o.host}:${adminPort}`;
+    await sites.deployMissingBase();
     return { spec, edgeUrl: '', adminUrl, dataDir, stop: () => cleanup.run() };
   } catch (err) {
     await cleanup.run();
@@ -266,7 +274,7 @@ export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRout
     const app = o.appName ?? await onlyApp(store);
     const spec = await store.getAppSpec<AppSpec>(app);
     if (!spec) throw swyError('SWY_NOT_FOUND', `app "${app}" is not in the store; start \`switchyard control\` first`);
-    const router = new Router();
+    const router = new Router({ blobStore: openBlobStore(o.blobUrl, o.dataDir ?? '.switchyard') });
     const id = o.id ?? `${hostname()}-${process.pid}`;
     let edgeUrl = '';
     // Reports the served version once listening (like an Envoy ACK); failures are retried by the heartbeat.

@@ -13,3 +13,4 @@ export {
 } from './manifest.js';
 export { uploadDeploy, type UploadOptions, type UploadProgress } from './upload.js';
 export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
+export { openBlobStore } from './open.js';

@@ -10,6 +10,7 @@ import { startControl, startLocal, startRouterNode, type Log } from '../main.js'
 import { openStore } from '../store/index.js';
 import { loadSpecFile, specJsonSchema } from '../spec/index.js';
 import { adminUrl, call } from './client.js';
+import { registerSiteCommands } from './site.js';
 import { printEnvironments } from './output.js';
 import type { EnvironmentView } from '../control/index.js';
 
@@ -30,10 +31,11 @@ export function buildProgram(): Command {
     .option('--host <address>', 'listen address', '127.0.0.1')
     .option('--data-dir <dir>', 'state folder (default <app>/.switchyard)')
     .option('--database-url <url>', 'PostgreSQL store instead of the embedded one (or $SWITCHYARD_DATABASE_URL)')
+    .option('--blob-url <url>', 'blob store for site deploys: file:///path or s3://bucket/prefix?endpoint=…&forcePathStyle=true (default <data-dir>/blobs)', process.env.SWITCHYARD_BLOB_URL)
     .option('--internal-base-port <port>', 'fixed discovery ports: service i (name order) gets base+i (default: free ports)')
     .option('--workers <n>', 'router worker processes sharing the listeners (0 = route in the owner process)', String(availableParallelism()))
     .option('--drain-ms <ms>', 'on stop, how long in-flight requests may finish', '5000')
-    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; internalBasePort?: string; workers: string; drainMs: string }) => {
+    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string }) => {
       const g = program.opts<{ app: string }>();
       const workers = Number(opts.workers);
       if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new CommanderError(2, 'swy.usage', `--workers expects 0-256, got "${opts.workers}"`);
@@ -48,6 +50,7 @@ export function buildProgram(): Command {
         app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         workers, drainMs: Number(opts.drainMs), signal: abort.signal,
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+        ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
         ...(opts.internalBasePort ? { internalBasePort: port(opts.internalBasePort, '--internal-base-port') } : {}),
       });
       process.off('SIGINT', onInt);
@@ -72,12 +75,13 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'state folder for logs (default <app>/.switchyard)')
     .requiredOption('--internal-base-port <port>', 'discovery ports the routers listen on: service i (name order) gets base+i', '9100')
     .option('--edge-port <port>', 'edge port shown in URLs', '8080')
-    .action(async (opts: { databaseUrl: string; adminPort: string; host: string; dataDir?: string; internalBasePort: string; edgePort: string }) => {
+    .option('--blob-url <url>', 'blob store for site deploys, shared with the routers (file:///path or s3://…)', process.env.SWITCHYARD_BLOB_URL)
+    .action(async (opts: { databaseUrl: string; adminPort: string; host: string; dataDir?: string; internalBasePort: string; edgePort: string; blobUrl?: string }) => {
       const g = program.opts<{ app: string }>();
       const running = await startControl({
         app: g.app, databaseUrl: opts.databaseUrl, adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         internalBasePort: port(opts.internalBasePort, '--internal-base-port'), edgePort: port(opts.edgePort, '--edge-port'),
-        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
       });
       process.stdout.write(`switchyard control plane for "${running.spec.app}", admin ${running.adminUrl}\n` +
         `READY ${JSON.stringify({ admin: running.adminUrl, app: running.spec.app, pid: process.pid })}\n`);
@@ -94,11 +98,12 @@ export function buildProgram(): Command {
     .option('--internal-base-port <port>', 'discovery ports: service i (name order) gets base+i', '9100')
     .option('--id <id>', 'router id reported to the control plane (default <hostname>-<pid>)')
     .option('--drain-ms <ms>', 'on SIGTERM, how long in-flight requests may finish', '5000')
-    .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string }) => {
+    .option('--blob-url <url>', 'blob store for site deploys, shared with the control plane (file:///path or s3://…)', process.env.SWITCHYARD_BLOB_URL)
+    .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string; blobUrl?: string }) => {
       const running = await startRouterNode({
         databaseUrl: opts.databaseUrl, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         internalBasePort: port(opts.internalBasePort, '--internal-base-port'), drainMs: Number(opts.drainMs),
-        ...(opts.appName ? { appName: opts.appName } : {}), ...(opts.id ? { id: opts.id } : {}),
+        ...(opts.appName ? { appName: opts.appName } : {}), ...(opts.id ? { id: opts.id } : {}), ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
       });
       process.stdout.write(`switchyard router ${running.id}: edge ${running.edgeUrl}, status ${running.adminUrl}/status\n` +
         `READY ${JSON.stringify({ id: running.id, edge: running.edgeUrl, admin: running.adminUrl, pid: process.pid })}\n`);
@@ -190,6 +195,7 @@ export function buildProgram(): Command {
       process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     });
 
+  registerSiteCommands(program, () => admin(program));
   return program;
 }
 

@@ -9,6 +9,12 @@
  * - `GET    /v1/environments/:name`                   one
  * - `DELETE /v1/environments/:name`                   delete → 204
  * - `GET    /v1/environments/:name/logs/:service`     log text (`?replica=0&tail=200`)
+ * - `POST   /v1/blobs/missing`                        `{hashes}` → `{missing}` (what an upload still needs)
+ * - `PUT    /v1/blobs/:sha256`                        one blob (the bytes must hash to the name)
+ * - `POST   /v1/blobs/gc`                             collect unreferenced blobs
+ * - `GET    /v1/sites[/:site]/deploys`                deploys, newest first, with where each is active
+ * - `POST   /v1/sites/:site/deploys`                  `{env, manifest, keep?}` → 201, switches env to it
+ * - `POST   /v1/sites/:site/rollback`                 `{env, to?}` → the deploy now served
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { SwitchyardError, swyError, toProblem } from '../errors/index.js';
 import type { Environments } from './environments.js';
+import type { Sites } from './sites.js';
 
 const MAX_BODY = 1 << 20; // 1 MiB
 
@@ -32,6 +39,7 @@ export const CreateEnvironmentBody = z.strictObject({
 
 export interface AdminApiDeps {
   environments: Environments;
+  sites: Sites;
   status: () => Promise<Record<string, unknown>>;
   logFile: (env: string, service: string, replica: number) => string;
 }
@@ -86,6 +94,37 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
       const out = tail > 0 ? lines.slice(-tail - 1).join('\n') : text;
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(out);
       return;
+    }
+  }
+  if (parts[0] === 'v1' && parts[1] === 'blobs') {
+    if (parts[2] === 'missing' && method === 'POST') {
+      const body = await readJson(req) as { hashes?: unknown };
+      return send(res, 200, { missing: await deps.sites.missing(body.hashes) });
+    }
+    if (parts[2] === 'gc' && method === 'POST') return send(res, 200, await deps.sites.collectGarbage());
+    if (parts.length === 3 && method === 'PUT') {
+      await deps.sites.putBlob(parts[2]!, req, Number(req.headers['content-length']));
+      res.writeHead(204).end();
+      return;
+    }
+  }
+  if (parts[0] === 'v1' && parts[1] === 'sites') {
+    if ((parts.length === 3 && parts[2] === 'deploys') || (parts.length === 4 && parts[3] === 'deploys')) {
+      const site = parts.length === 4 ? parts[2] : undefined;
+      if (method === 'GET') return send(res, 200, { deploys: await deps.sites.list(site) });
+      if (method === 'POST' && site) {
+        const body = await readJson(req) as { env?: unknown; manifest?: unknown; keep?: unknown };
+        const env = typeof body.env === 'string' ? body.env : 'base';
+        const keep = body.keep === undefined ? undefined : Number(body.keep);
+        if (keep !== undefined && (!Number.isInteger(keep) || keep < 1)) throw swyError('SWY_BAD_REQUEST', `keep must be an integer ≥ 1, got ${JSON.stringify(body.keep)}`);
+        const m = await deps.sites.deploy(site, env, body.manifest, keep);
+        return send(res, 201, { id: m.id, site: m.site, env, files: Object.keys(m.files).length, createdAt: m.createdAt });
+      }
+    }
+    if (parts.length === 4 && parts[3] === 'rollback' && method === 'POST') {
+      const body = await readJson(req) as { env?: unknown; to?: unknown };
+      const env = typeof body.env === 'string' ? body.env : 'base';
+      return send(res, 200, { site: parts[2], env, ...(await deps.sites.rollback(parts[2]!, env, typeof body.to === 'string' ? body.to : undefined)) });
     }
   }
   throw swyError('SWY_NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);

@@ -90,6 +90,8 @@ export class Environments {
     const { store, spec } = this.d;
     const name = input.name;
     validateName(name);
+    const labelOwner = Object.entries(spec.sites ?? {}).find(([, s]) => s.host === name)?.[0];
+    if (labelOwner) throw swyError('SWY_ENV_NAME_INVALID', `environment name "${name}" is the host label of site "${labelOwner}" (${name}.${spec.domain}); pick another name`, { name });
     for (const s of Object.keys(input.services)) {
       if (!(s in spec.services)) throw swyError('SWY_SERVICE_NOT_FOUND', `service "${s}" is not in the spec (services: ${Object.keys(spec.services).join(', ')})`, { service: s });
     }

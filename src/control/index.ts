@@ -2,3 +2,4 @@
 export { Environments, validateName, type EnvironmentView, type CreateEnvironmentInput } from './environments.js';
 export { SnapshotPublisher } from './publisher.js';
 export { createAdminServer, listen, CreateEnvironmentBody } from './api.js';
+export { Sites } from './sites.js';

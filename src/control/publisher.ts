@@ -74,7 +74,10 @@ export class SnapshotPublisher {
     const snap = this.#current!;
     const t = this.#lastTable!;
     if (t.version === snap.version) return t;
-    return { ...t, version: snap.version, environments: [...snap.environments.values()].map(toEnvironmentRoute) };
+    const envs = [...snap.environments.values()];
+    const deploys: Record<string, import('../routing/index.js').DeployRoute> = {};
+    for (const e of envs) for (const d of e.deploys) if (d) deploys[d.id] = d;
+    return { ...t, version: snap.version, environments: envs.map(toEnvironmentRoute), deploys };
   }
 
   /** Current state as a full table (for a late subscriber). */
@@ -92,7 +95,7 @@ export class SnapshotPublisher {
           const full = this.#needFull || !prev;
           this.#needFull = false;
           let delta: RouteDelta | 'full' = 'full';
-          if (!full) delta = await readRouteDelta(this.store, this.app, prev.version, prev.services.map((s) => s.name));
+          if (!full) delta = await readRouteDelta(this.store, this.app, prev.version, prev.services.filter((s) => s.kind === 'service').map((s) => s.name));
           if (delta === 'full') {
             const table = await readRouteTable(this.store, this.app);
             if (prev && table.version <= prev.version) { this.log('skipping unchanged route table', { version: table.version }); continue; }
@@ -130,5 +133,7 @@ export class SnapshotPublisher {
 function toEnvironmentRoute(e: import('../routing/index.js').CompiledEnvironment): import('../routing/index.js').EnvironmentRoute {
   const services: Record<string, import('../routing/index.js').EndpointRoute[]> = {};
   for (const u of e.upstreams) if (u) services[u.service] = [...u.endpoints];
-  return { name: e.name, kind: e.kind, hosts: [...e.hosts], services };
+  const sites: Record<string, string> = {};
+  for (const d of e.deploys) if (d) sites[d.site] = d.id;
+  return { name: e.name, kind: e.kind, hosts: [...e.hosts], services, sites };
 }

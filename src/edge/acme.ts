@@ -40,14 +40,14 @@ export class MemoryChallengeStore implements ChallengeStore {
 }
 
 /**
- * DNS-01 hook (RFC 8555 §8.4), left to integrations (Route 53, Cloudflare…): publish a TXT record
- * `_acme-challenge.<domain>` whose value is `base64url(SHA-256(keyAuthorization))` (acme-client
- * passes the key authorization; the solver computes the digest), wait until it is visible at the
- * authoritative servers, and remove it afterwards. Required for `*.domain` names.
+ * DNS-01 hook (RFC 8555 §8.4), left to integrations (Route 53, Cloudflare…; none is built in):
+ * publish the TXT record `recordName` (`_acme-challenge.<domain>`, the domain without `*.`) with
+ * `txtValue` (already `base64url(SHA-256(keyAuthorization))`), resolve once it is visible at the
+ * authoritative servers, and remove it in `cleanup`. Required for `*.domain` names.
  */
 export interface Dns01Solver {
-  present(domain: string, recordName: string, keyAuthorization: string): Promise<void>;
-  cleanup(domain: string, recordName: string, keyAuthorization: string): Promise<void>;
+  present(domain: string, recordName: string, txtValue: string): Promise<void>;
+  cleanup(domain: string, recordName: string, txtValue: string): Promise<void>;
 }
 
 /** Per-host ACME state. Times are ms since the epoch. */
@@ -82,6 +82,8 @@ export interface AcmeIssuerOptions {
   retry?: { baseMs?: number; maxMs?: number };
   /** Fraction of the lifetime after which a certificate is renewed (default 2/3). */
   renewAt?: number;
+  /** acme-client's polling backoff for pending orders/challenges (ms; its defaults 5 s … 30 s, 10 attempts). */
+  polling?: { backoffMin?: number; backoffMax?: number; backoffAttempts?: number };
   /** Scheduler period (ms, default 60 s). */
   tickMs?: number;
   /** Called after every status change (persist it for `switchyard status`). */
@@ -228,7 +230,7 @@ export class AcmeIssuer {
   async #acmeClient(): Promise<acme.Client> {
     if (!this.#client) {
       this.#accountKey ??= (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
-      this.#client = new acme.Client({ directoryUrl: this.#o.directoryUrl, accountKey: this.#accountKey });
+      this.#client = new acme.Client({ directoryUrl: this.#o.directoryUrl, accountKey: this.#accountKey, ...this.#o.polling });
     }
     return this.#client;
   }

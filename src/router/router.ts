@@ -13,11 +13,15 @@ import { swyError } from '../errors/index.js';
 import { resolveEdge, resolveInternal, type RouteDecision, type Snapshot } from '../routing/index.js';
 import { proxyHttp, proxyUpgrade, type ProxyRequestInfo } from './proxy.js';
 import { sendProblem } from './problem.js';
+import { serveStatic } from './static.js';
+import type { BlobStore, DeployManifest } from '../blob/index.js';
 import { UpstreamPools, type UpstreamTimeouts } from './upstreams.js';
 
 export interface RouterOptions {
   /** Upstream connect/headers/body/keep-alive timeouts; default {@link DEFAULT_TIMEOUTS}. */
   timeouts?: UpstreamTimeouts;
+  /** Where site deploys' files are read from; without it, site routes answer 503. */
+  blobStore?: BlobStore;
 }
 
 type Target = { edge: true } | { edge: false; service: string };
@@ -29,7 +33,9 @@ export class Router {
   readonly #versionWaiters: { version: number; resolve: () => void }[] = [];
   #sweep: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(options: RouterOptions = {}) { this.#pools = new UpstreamPools(options.timeouts); }
+  readonly #blobs: BlobStore | undefined;
+
+  constructor(options: RouterOptions = {}) { this.#pools = new UpstreamPools(options.timeouts); this.#blobs = options.blobStore; }
 
   /** The snapshot being served (undefined before the first one). */
   get snapshot(): Snapshot | undefined { return this.#snapshot; }
@@ -102,8 +108,26 @@ export class Router {
     const path = originForm(req.url);
     if (path === undefined) { sendProblem(req, res, swyError('SWY_BAD_REQUEST', `request target "${req.url}" is not in origin or absolute form`)); return; }
     const d = this.#decide(target, req, snap, path);
+    if (d.kind === 'site') { this.#serveSite(req, res, d, path); return; }
     if (d.kind !== 'upstream') { this.#noUpstream(req, res, d); return; }
     void proxyHttp(this.#pools, req, res, d, this.#info(target, req, snap, d, path));
+  }
+
+  #serveSite(req: IncomingMessage, res: ServerResponse, d: Extract<RouteDecision, { kind: 'site' }>, path: string): void {
+    if (d.fallback === 'unknown-env') res.setHeader('x-switchyard-fallback', 'unknown-env');
+    if (this.#blobs === undefined) { sendProblem(req, res, swyError('SWY_BLOB_STORE_UNAVAILABLE', `no blob store configured to serve site "${d.service.name}"`, { env: d.env.name, site: d.service.name })); return; }
+    if (d.stripLength > 0 && (path.length === d.stripLength || path.charCodeAt(d.stripLength) === 63 /* ? */)) {
+      // `/docs` → `/docs/`: relative links in the site's index resolve against the folder.
+      res.writeHead(301, { location: path.slice(0, d.stripLength) + '/' + path.slice(d.stripLength), 'content-length': '0' }).end();
+      return;
+    }
+    let sitePath = d.stripLength > 0 ? path.slice(d.stripLength) : path;
+    if (sitePath.length === 0 || sitePath.charCodeAt(0) !== 47) sitePath = '/' + sitePath;
+    const mountPath = d.stripLength > 0 ? path.slice(0, d.stripLength) : '';
+    void serveStatic(req, res, {
+      store: this.#blobs, manifest: d.deploy as DeployManifest, path: sitePath, spa: d.service.spa, mountPath,
+      ...(d.service.notFound ? { notFoundPage: d.service.notFound } : {}),
+    });
   }
 
   #onUpgrade(target: Target, req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -5,11 +5,13 @@
  * sends, serves from it, ACKs each version, and on `drain` stops accepting, lets in-flight
  * requests finish up to the deadline, then exits.
  */
+import { openBlobStore } from '../blob/index.js';
 import { applyDelta, compileSnapshot, type Snapshot } from '../routing/index.js';
 import type { FromWorker, ToWorker } from './ipc.js';
 import { Router } from './router.js';
 
-const router = new Router();
+// The blob store (for site deploys) is opened from the same setting as the owner's.
+const router = new Router({ blobStore: openBlobStore(process.env.SWITCHYARD_BLOB_URL || undefined, process.env.SWITCHYARD_DATA_DIR ?? '.switchyard') });
 let snap: Snapshot | undefined;
 const send = (m: FromWorker) => { if (process.connected) process.send!(m); };
 

@@ -21,6 +21,8 @@ export class RouterWorkers {
     private readonly listen: ListenSpec,
     private readonly currentTable: () => RouteTable | undefined,
     private readonly log: (msg: string, extra?: object) => void,
+    /** Extra environment of the worker processes (e.g. the blob store URL). */
+    private readonly env: Record<string, string> = {},
   ) {}
 
   /** Forks the workers; resolves when every one serves the current table and listens. */
@@ -30,7 +32,7 @@ export class RouterWorkers {
   }
 
   #fork(): Promise<void> {
-    const worker = cluster.fork();
+    const worker = cluster.fork(this.env);
     const status: WorkerStatus = { id: worker.id, pid: worker.process.pid, version: 0, listening: false };
     this.#workers.set(worker.id, { worker, status });
     return new Promise((resolve, reject) => {

@@ -6,3 +6,4 @@ export { openPgliteDriver } from './pglite.js';
 export type { SqlDriver, Queryable } from './driver.js';
 export { MIGRATIONS } from './migrations.js';
 export { readRouteTable, readRouteDelta } from './route-table.js';
+export { activateNewDeploy, rollbackDeploy, listDeploys, referencedBlobHashes, type DeployRecord } from './deploys.js';

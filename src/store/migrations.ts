@@ -74,4 +74,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE store_version ADD COLUMN pruned_through bigint NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 4,
+    name: 'static site deploys and which one each environment serves',
+    sql: `
+      CREATE TABLE deploys (
+        id text PRIMARY KEY,
+        app text NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        site text NOT NULL,
+        env text NOT NULL,
+        manifest jsonb NOT NULL,
+        files integer NOT NULL,
+        bytes bigint NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX deploys_app_site_env ON deploys (app, site, env, created_at);
+      CREATE TABLE site_deploys (
+        app text NOT NULL,
+        env text NOT NULL,
+        site text NOT NULL,
+        deploy_id text NOT NULL REFERENCES deploys(id),
+        activated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (app, env, site),
+        FOREIGN KEY (app, env) REFERENCES environments(app, name) ON DELETE CASCADE
+      );
+    `,
+  },
 ];

@@ -4,7 +4,7 @@
  * - {@link readRouteTable}: the whole table (start-up, resync after reconnect, spec change);
  * - {@link readRouteDelta}: only the environments changed since a version, from the change log.
  */
-import type { EndpointRoute, EnvironmentRoute, RouteDelta, RouteTable } from '../routing/index.js';
+import type { DeployRoute, EndpointRoute, EnvironmentRoute, RouteDelta, RouteTable, ServiceRoute } from '../routing/index.js';
 import type { AppSpec } from '../spec/index.js';
 import type { Queryable } from './driver.js';
 import type { Store } from './store.js';
@@ -17,7 +17,23 @@ interface InstRow { env: string; service: string; replica: number; host: string;
 
 const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
 
-function toRoutes(envs: EnvRow[], instances: InstRow[], serviceNames: readonly string[]): EnvironmentRoute[] {
+interface SiteRow { env: string; site: string; deploy_id: string }
+
+/** Manifests of the deploys the given site rows point at. */
+async function deploysOf(q: Queryable, rows: SiteRow[]): Promise<Record<string, DeployRoute>> {
+  const ids = [...new Set(rows.map((r) => r.deploy_id))];
+  if (ids.length === 0) return {};
+  const { rows: d } = await q.query<{ id: string; manifest: unknown }>('SELECT id, manifest FROM deploys WHERE id = ANY($1::text[])', [ids]);
+  return Object.fromEntries(d.map((r) => [r.id, json(r.manifest) as DeployRoute]));
+}
+
+function toRoutes(envs: EnvRow[], instances: InstRow[], serviceNames: readonly string[], siteRows: SiteRow[] = []): EnvironmentRoute[] {
+  const sitesByEnv = new Map<string, Record<string, string>>();
+  for (const r of siteRows) {
+    let m = sitesByEnv.get(r.env);
+    if (!m) sitesByEnv.set(r.env, (m = {}));
+    m[r.site] = r.deploy_id;
+  }
   const byEnvService = new Map<string, EndpointRoute[]>();
   for (const i of instances) {
     const key = `${i.env}\u0000${i.service}`;
@@ -32,6 +48,7 @@ function toRoutes(envs: EnvRow[], instances: InstRow[], serviceNames: readonly s
     return {
       name: e.name, kind: e.kind, hosts: json(e.hosts) as string[],
       services: Object.fromEntries(runs.map((s) => [s, byEnvService.get(`${e.name}\u0000${s}`) ?? []])),
+      ...(sitesByEnv.has(e.name) ? { sites: sitesByEnv.get(e.name)! } : {}),
     };
   });
 }
@@ -50,13 +67,24 @@ export async function readRouteTable(store: Store, app: string): Promise<RouteTa
     if (!spec) throw new Error(`app "${app}" is not in the store`);
     const envs = await q.query<EnvRow>('SELECT name, kind, overrides, hosts FROM environments WHERE app = $1 ORDER BY name', [app]);
     const inst = await q.query<InstRow>('SELECT env, service, replica, host, port, state FROM instances WHERE app = $1 ORDER BY env, service, replica', [app]);
+    const siteRows = await q.query<SiteRow>('SELECT env, site, deploy_id FROM site_deploys WHERE app = $1', [app]);
     const serviceNames = Object.keys(spec.services).sort(); // jsonb does not keep key order: sort for a stable table
+    const siteNames = Object.keys(spec.sites ?? {}).sort();
+    const targets: ServiceRoute[] = [
+      ...serviceNames.map((name) => ({ name, public: spec.services[name]!.public, stripPrefix: spec.services[name]!.stripPrefix })),
+      ...siteNames.map((name) => {
+        const site = spec.sites[name]!;
+        return { name, kind: 'site' as const, public: site.public, stripPrefix: site.stripPrefix, spa: site.spa,
+          ...(site.host ? { host: site.host } : {}), ...(site.notFound ? { notFound: site.notFound } : {}) };
+      }),
+    ];
     return {
       version: v,
       domain: spec.domain,
       routingHeader: spec.routingHeader,
-      services: serviceNames.map((name) => ({ name, public: spec.services[name]!.public, stripPrefix: spec.services[name]!.stripPrefix })),
-      environments: toRoutes(envs.rows, inst.rows, serviceNames),
+      services: targets,
+      environments: toRoutes(envs.rows, inst.rows, serviceNames, siteRows.rows),
+      deploys: await deploysOf(q, siteRows.rows),
     };
   });
 }
@@ -75,7 +103,11 @@ export async function readRouteDelta(store: Store, app: string, since: number, s
     if (names.length === 0) return { version: v, upserts: [], removals: [] };
     const envs = await q.query<EnvRow>('SELECT name, kind, overrides, hosts FROM environments WHERE app = $1 AND name = ANY($2::text[]) ORDER BY name', [app, names]);
     const inst = await q.query<InstRow>('SELECT env, service, replica, host, port, state FROM instances WHERE app = $1 AND env = ANY($2::text[]) ORDER BY env, service, replica', [app, names]);
+    const siteRows = await q.query<SiteRow>('SELECT env, site, deploy_id FROM site_deploys WHERE app = $1 AND env = ANY($2::text[])', [app, names]);
     const present = new Set(envs.rows.map((e) => e.name));
-    return { version: v, upserts: toRoutes(envs.rows, inst.rows, serviceNames), removals: names.filter((n) => !present.has(n)) };
+    return {
+      version: v, upserts: toRoutes(envs.rows, inst.rows, serviceNames, siteRows.rows), removals: names.filter((n) => !present.has(n)),
+      deploys: await deploysOf(q, siteRows.rows),
+    };
   });
 }

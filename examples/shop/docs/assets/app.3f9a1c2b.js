@@ -1,0 +1,2 @@
+// fingerprinted: served with Cache-Control: immutable
+document.documentElement.dataset.ready = 'yes';
