@@ -13,7 +13,7 @@
  */
 import { resolve } from 'node:path';
 import { swyError } from '../errors/index.js';
-import type { InstancePlan, InstanceStatus, Runtime } from '../runtime/index.js';
+import { reapOrphans, type InstancePlan, type InstanceStatus, type Runtime } from '../runtime/index.js';
 import { DNS_LABEL, type AppSpec } from '../spec/index.js';
 import type { EnvironmentRecord, InstanceRecord, ServiceOverride, Store } from '../store/index.js';
 
@@ -63,6 +63,10 @@ export class Environments {
   async prepare(): Promise<void> {
     const { store, spec } = this.d;
     await store.putApp(spec.app, spec);
+    // A previous owner that crashed left its instances running: stop those before starting anew.
+    const stale = (await store.listInstances(spec.app)).filter((i) => i.pid !== null).map((i) => ({ id: `${i.env}/${i.service}/${i.replica}`, pid: i.pid! }));
+    const reaped = await reapOrphans(stale);
+    if (reaped.length) this.d.log('stopped instances a previous run left behind', { instances: reaped });
     await store.clearInstances(spec.app);
     if (!(await store.getEnvironment(spec.app, 'base'))) {
       await store.createEnvironment({ app: spec.app, name: 'base', kind: 'base', parent: null, overrides: { services: {} }, hosts: [] });

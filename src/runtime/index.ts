@@ -3,4 +3,4 @@
  * on this machine; a Kubernetes runtime implements the same {@link Runtime} contract.
  */
 export type * from './types.js';
-export { createLocalRuntime, type LocalRuntimeOptions } from './local/index.js';
+export { createLocalRuntime, reapOrphans, type LocalRuntimeOptions } from './local/index.js';

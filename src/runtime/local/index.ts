@@ -9,3 +9,4 @@ export { terminateGroup, groupAlive } from './process-group.js';
 export { probeHttp, probeTcp, type ProbeResult } from './probe.js';
 export { backoffDelay, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, BACKOFF_RESET_AFTER_MS } from './timing.js';
 export { tailLines } from './logs.js';
+export { reapOrphans, isOurInstance, type OrphanCandidate } from './reap.js';
