@@ -11,7 +11,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AggregatorRegistry } from 'prom-client';
 import { openBlobStore } from './blob/index.js';
+import { loadOrCreateLocalCa } from './control/tls.js';
+import { buildEdge, edgeSettingsToEnv, type EdgeParts, type EdgeSettings } from './router/edge-setup.js';
 import { Environments, Sites, SnapshotPublisher, createAdminServer, listen } from './control/index.js';
 import { swyError } from './errors/index.js';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
@@ -49,11 +53,19 @@ export interface LocalOptions extends CommonOptions {
   drainMs?: number;
   /** Aborts start-up (Ctrl-C before ready): everything started so far is stopped. */
   signal?: AbortSignal;
+  /** HTTPS edge port (0 = any free port; undefined = no HTTPS listener). */
+  httpsPort?: number;
+  /** Access log: `stdout`, a file path, or '' for none; default `<dataDir>/logs/access.log`. */
+  accessLog?: string;
 }
 
 export interface RunningSwitchyard {
   spec: AppSpec;
   edgeUrl: string;
+  /** HTTPS edge, when enabled. */
+  httpsUrl?: string;
+  /** Local CA certificate (trust it to use the HTTPS edge). */
+  caPath?: string;
   adminUrl: string;
   dataDir: string;
   stop(): Promise<void>;
@@ -89,13 +101,25 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     const store = await openStore({ databaseUrl: o.databaseUrl, dataDir });
     cleanup.push(() => store.close());
 
+    // Edge settings shared by the owner and every router worker.
+    const ca = o.httpsPort !== undefined ? await loadOrCreateLocalCa(store, dataDir, spec.app) : undefined;
+    const edgeSettings: EdgeSettings = {
+      serverSecret: await store.secret('session-secret', () => randomBytes(32).toString('base64url')),
+      trustedProxies: spec.trustedProxies,
+      accessLog: o.accessLog ?? join(dataDir, 'logs', 'access.log'),
+      ...(ca ? { tls: { caCertPem: ca.certPem, caKeyPem: ca.keyPem, domains: [spec.domain] } } : {}),
+    };
     // The data plane: router workers (separate processes), or a router in this process.
     let router: Router | undefined;
+    let edge: EdgeParts | undefined;
     let internalPorts: Record<string, number>;
     if (workerCount > 0) {
       internalPorts = o.internalBasePort ? internalPortsFrom(spec, o.internalBasePort) : await freePorts(Object.keys(spec.services).sort(), o.host);
     } else {
-      router = new Router({ blobStore: openBlobStore(o.blobUrl, dataDir) });
+      edge = buildEdge(edgeSettings);
+      const e = edge;
+      cleanup.push(() => e.accessLog?.close());
+      router = new Router({ blobStore: openBlobStore(o.blobUrl, dataDir), policies: edge.policies, accessLog: edge.accessLog, metrics: edge.metrics });
       const r = router;
       cleanup.push(() => r.close(o.drainMs ?? 2_000));
       internalPorts = o.internalBasePort
@@ -122,8 +146,11 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     o.signal?.throwIfAborted();
     const sites = new Sites({ store, blobs: openBlobStore(o.blobUrl, dataDir), spec, waitRoutable: (v) => (workers ? workers.waitForVersion(v) : router!.waitForVersion(v)), log: o.log });
 
+    const aggregator = new AggregatorRegistry();
     const admin = createAdminServer({
-      environments, sites,
+      environments, sites, store, loopbackOnly: isLoopback(o.host),
+      caPath: ca?.certPath,
+      metrics: async () => (workers ? { contentType: aggregator.contentType, text: await aggregator.clusterMetrics() } : { contentType: edge!.metrics.contentType, text: await edge!.metrics.text() }),
       logFile: (env, svc, replica) => runtime.logFile(env, svc, replica),
       status: async () => ({
         app: spec.app, domain: spec.domain, mode: 'local', store: store.kind,
@@ -136,16 +163,19 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     });
     const adminPort = await listen(admin, o.adminPort, o.host);
     cleanup.push(() => closeServer(admin));
+    let httpsPort = o.httpsPort;
     if (workerCount > 0) {
       if (edgePort === 0) edgePort = (await freePorts(['edge'], o.host)).edge!;
-      const w = new RouterWorkers(workerCount, { host: o.host, edgePort, internal: internalPorts }, () => publisher.currentTable(), o.log,
-        { SWITCHYARD_BLOB_URL: o.blobUrl ?? '', SWITCHYARD_DATA_DIR: dataDir });
+      if (httpsPort === 0) httpsPort = (await freePorts(['https'], o.host)).https!;
+      const w = new RouterWorkers(workerCount, { host: o.host, edgePort, internal: internalPorts, ...(httpsPort !== undefined ? { httpsPort } : {}) }, () => publisher.currentTable(), o.log,
+        { SWITCHYARD_BLOB_URL: o.blobUrl ?? '', SWITCHYARD_DATA_DIR: dataDir, ...edgeSettingsToEnv(edgeSettings) });
       workers = w;
       cleanup.push(() => w.stop(o.drainMs ?? 2_000));
       o.signal?.throwIfAborted();
       await w.start();
     } else {
       edgePort = await router!.listenEdge(o.port, o.host);
+      if (httpsPort !== undefined && edge?.certs) httpsPort = await router!.listenHttps(edge.certs, httpsPort, o.host);
     }
     await sites.deployMissingBase();
     const edgeUrl = `http://${o.host}:${edgePort}`;
@@ -154,11 +184,18 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     writeFileSync(infoFile, JSON.stringify({ adminUrl, edgeUrl, pid: process.pid }) + '\n');
     cleanup.push(() => rmSync(infoFile, { force: true }));
     o.signal?.throwIfAborted();
-    return { spec, edgeUrl, adminUrl, dataDir, stop: () => cleanup.run() };
+    return {
+      spec, edgeUrl, adminUrl, dataDir, stop: () => cleanup.run(),
+      ...(httpsPort !== undefined ? { httpsUrl: `https://${o.host}:${httpsPort}` } : {}), ...(ca ? { caPath: ca.certPath } : {}),
+    };
   } catch (err) {
     await cleanup.run();
     throw err;
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** Free loopback ports for listeners that worker processes will bind (bind 0, read, release). */

@@ -27,9 +27,10 @@ export function adminUrl(opt: { adminUrl?: string; app?: string; dataDir?: strin
 export async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
+    const token = process.env.SWITCHYARD_TOKEN;
     res = await fetch(base + path, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {

@@ -33,9 +33,11 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL store instead of the embedded one (or $SWITCHYARD_DATABASE_URL)')
     .option('--blob-url <url>', 'blob store for site deploys: file:///path or s3://bucket/prefix?endpoint=…&forcePathStyle=true (default <data-dir>/blobs)', process.env.SWITCHYARD_BLOB_URL)
     .option('--internal-base-port <port>', 'fixed discovery ports: service i (name order) gets base+i (default: free ports)')
+    .option('--https-port <port>', 'HTTPS edge listener with certificates from a local CA (default 8443; a free port when --port is 0; "off" to disable)')
+    .option('--access-log <dest>', 'access log: a file path, "stdout", or "off" (default <data-dir>/logs/access.log)')
     .option('--workers <n>', 'router worker processes sharing the listeners (0 = route in the owner process)', String(availableParallelism()))
     .option('--drain-ms <ms>', 'on stop, how long in-flight requests may finish', '5000')
-    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string }) => {
+    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string; httpsPort?: string; accessLog?: string }) => {
       const g = program.opts<{ app: string }>();
       const workers = Number(opts.workers);
       if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new CommanderError(2, 'swy.usage', `--workers expects 0-256, got "${opts.workers}"`);
@@ -49,6 +51,8 @@ export function buildProgram(): Command {
       const running = await startLocal({
         app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         workers, drainMs: Number(opts.drainMs), signal: abort.signal,
+        ...(opts.httpsPort === 'off' ? {} : { httpsPort: opts.httpsPort !== undefined ? port(opts.httpsPort, '--https-port') : opts.port === '0' ? 0 : 8443 }),
+        ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog === 'off' ? '' : opts.accessLog } : {}),
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
         ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
         ...(opts.internalBasePort ? { internalBasePort: port(opts.internalBasePort, '--internal-base-port') } : {}),
@@ -61,9 +65,10 @@ export function buildProgram(): Command {
         `switchyard is serving app "${running.spec.app}"\n` +
         `  base     ${url(running.spec.domain)}   (curl -H 'Host: ${running.spec.domain}' ${running.edgeUrl}/)\n` +
         `  previews ${url(`<env>.${running.spec.domain}`)}   (or header ${running.spec.routingHeader}: <env>)\n` +
+        (running.httpsUrl ? `  https    https://${running.spec.domain}:${new URL(running.httpsUrl).port}/   (local CA: ${running.caPath}; see \`switchyard trust\`)\n` : '') +
         `  admin    ${running.adminUrl}\n` +
         `  create a preview: npx switchyard env create feat1 --service api\n` +
-        `READY ${JSON.stringify({ edge: running.edgeUrl, admin: running.adminUrl, app: running.spec.app, domain: running.spec.domain, pid: process.pid })}\n`);
+        `READY ${JSON.stringify({ edge: running.edgeUrl, admin: running.adminUrl, ...(running.httpsUrl ? { https: running.httpsUrl, ca: running.caPath } : {}), app: running.spec.app, domain: running.spec.domain, pid: process.pid })}\n`);
       await untilSignal(running.stop);
     });
 
@@ -147,8 +152,12 @@ export function buildProgram(): Command {
     .option('--cwd <dir>', 'working directory for those services (relative to the app folder)')
     .option('--var <KEY=VALUE>', 'environment variable for those services (repeatable)', collect, [])
     .option('--no-wait', 'return at once instead of waiting until the preview is healthy and routable')
+    .option('--password <password>', 'protect the preview with a shared password (login page; basic auth for API clients)')
+    .option('--allow-ip <cidr>', 'only these client ranges may reach the preview (repeatable; IPv4/IPv6 CIDR)', collect, [])
+    .option('--rate-limit <rps[:burst]>', 'token bucket per client IP, e.g. 10:20')
+    .option('--public', 'ignore the spec\'s default preview policy: anyone may reach it')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { service: string[]; run?: string; cwd?: string; var: string[]; wait: boolean; json?: boolean }) => {
+    .action(async (name: string, opts: { service: string[]; run?: string; cwd?: string; var: string[]; wait: boolean; json?: boolean; password?: string; allowIp: string[]; rateLimit?: string; public?: boolean }) => {
       const vars: Record<string, string> = {};
       for (const kv of opts.var) {
         const eq = kv.indexOf('=');
@@ -158,7 +167,14 @@ export function buildProgram(): Command {
       const override = { ...(opts.run ? { run: opts.run } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.var.length ? { env: vars } : {}) };
       const services = Object.fromEntries(opts.service.map((s) => [s, override]));
       const started = Date.now();
-      const view = await call<EnvironmentView>(admin(program), 'POST', '/v1/environments', { name, services, noWait: !opts.wait });
+      let rateLimit: { rps: number; burst: number } | undefined;
+      if (opts.rateLimit) {
+        const [rps, burst] = opts.rateLimit.split(':').map(Number);
+        if (!(rps! > 0)) throw new CommanderError(2, 'swy.usage', `--rate-limit expects <rps>[:<burst>], e.g. 10:20, got "${opts.rateLimit}"`);
+        rateLimit = { rps: rps!, burst: burst ?? Math.max(1, Math.ceil(rps! * 2)) };
+      }
+      const access = { ...(opts.password ? { password: opts.password } : {}), ...(opts.allowIp.length ? { allowIps: opts.allowIp } : {}), ...(rateLimit ? { rateLimit } : {}), ...(opts.public ? { public: true } : {}) };
+      const view = await call<EnvironmentView>(admin(program), 'POST', '/v1/environments', { name, services, noWait: !opts.wait, ...(Object.keys(access).length ? { access } : {}) });
       if (opts.json) process.stdout.write(JSON.stringify(view, null, 2) + '\n');
       else process.stdout.write(`created ${view.name} in ${Date.now() - started} ms: ${view.url} (runs ${view.services.join(', ') || 'nothing itself'}; health ${view.health})\n`);
     });
@@ -193,6 +209,29 @@ export function buildProgram(): Command {
       const [envName, service] = b === undefined ? [opts.env ?? 'base', a] : [a, b];
       const text = await call<string>(admin(program), 'GET', `/v1/environments/${encodeURIComponent(envName)}/logs/${encodeURIComponent(service)}?replica=${Number(opts.replica)}&tail=${Number(opts.tail)}`);
       process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+    });
+
+  program.command('trust')
+    .description('print the local CA certificate path and the commands that make browsers and curl trust it')
+    .action(async () => {
+      const r = await call<{ path: string; commands: string[] }>(admin(program), 'GET', '/v1/tls/ca');
+      process.stdout.write(`local CA certificate: ${r.path}\n\n${r.commands.join('\n')}\n`);
+    });
+
+  const token = program.command('token').description('admin API bearer tokens (needed for writes when the admin API is bound beyond loopback)');
+  token.command('create')
+    .description('create a token; it is shown once, stored hashed')
+    .option('--name <name>', 'what the token is for')
+    .action(async (opts: { name?: string }) => {
+      const r = await call<{ id: string; token: string }>(admin(program), 'POST', '/v1/tokens', { name: opts.name ?? '' });
+      process.stdout.write(`${r.token}\n`);
+      process.stderr.write(`token ${r.id} created; it is not shown again. Use it with SWITCHYARD_TOKEN=… or Authorization: Bearer …\n`);
+    });
+  token.command('ls')
+    .description('list tokens (ids and names only)')
+    .action(async () => {
+      const r = await call<{ tokens: { id: string; name: string; createdAt: string }[] }>(admin(program), 'GET', '/v1/tokens');
+      for (const t of r.tokens) process.stdout.write(`${t.id}  ${t.createdAt}  ${t.name}\n`);
     });
 
   registerSiteCommands(program, () => admin(program));

@@ -23,6 +23,9 @@ import { z } from 'zod';
 import { SwitchyardError, swyError, toProblem } from '../errors/index.js';
 import type { Environments } from './environments.js';
 import type { Sites } from './sites.js';
+import type { Store } from '../store/index.js';
+import { createToken, parseBearer, verifyToken } from '../edge/admin-tokens.js';
+import { trustCommands } from '../edge/local-ca.js';
 
 const MAX_BODY = 1 << 20; // 1 MiB
 
@@ -33,6 +36,12 @@ const OverrideSchema = z.strictObject({
 });
 export const CreateEnvironmentBody = z.strictObject({
   name: z.string(),
+  access: z.strictObject({
+    password: z.string().optional(),
+    allowIps: z.array(z.string()).optional(),
+    rateLimit: z.strictObject({ rps: z.number().positive(), burst: z.number().int().min(1) }).optional(),
+    public: z.boolean().optional(),
+  }).optional(),
   services: z.record(z.string(), OverrideSchema).default({}),
   noWait: z.boolean().optional(),
 });
@@ -40,6 +49,14 @@ export const CreateEnvironmentBody = z.strictObject({
 export interface AdminApiDeps {
   environments: Environments;
   sites: Sites;
+  /** Admin tokens live in the store. */
+  store?: Store;
+  /** Bound to loopback only: local users are trusted. Elsewhere every write needs a bearer token. */
+  loopbackOnly?: boolean;
+  /** Prometheus exposition of the data plane. */
+  metrics?: () => Promise<{ contentType: string; text: string }>;
+  /** Local CA certificate file, when HTTPS is on. */
+  caPath?: string | undefined;
   status: () => Promise<Record<string, unknown>>;
   logFile: (env: string, service: string, replica: number) => string;
 }
@@ -61,7 +78,29 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   const url = new URL(req.url ?? '/', 'http://admin');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   const method = req.method ?? 'GET';
+  // Bound beyond loopback: writes need a token — except creating the first one from the host itself.
+  const fromHost = /^(127\.|::1$|::ffff:127\.)/.test(req.socket.remoteAddress ?? '');
+  if (method !== 'GET' && method !== 'HEAD' && deps.loopbackOnly === false && !(fromHost && url.pathname === '/v1/tokens')) await authorize(deps, req);
   if (url.pathname === '/status' && method === 'GET') return send(res, 200, await deps.status());
+  if (url.pathname === '/metrics' && method === 'GET' && deps.metrics) {
+    const m = await deps.metrics();
+    res.writeHead(200, { 'content-type': m.contentType }).end(m.text);
+    return;
+  }
+  if (url.pathname === '/v1/tls/ca' && method === 'GET') {
+    if (!deps.caPath) throw swyError('SWY_NOT_FOUND', 'HTTPS is not enabled (start with --https-port)');
+    return send(res, 200, { path: deps.caPath, certPem: readFileSync(deps.caPath, 'utf8'), commands: trustCommands(deps.caPath) });
+  }
+  if (url.pathname === '/v1/tokens' && method === 'POST' && deps.store) {
+    const body = await readJson(req) as { name?: unknown };
+    const t = createToken();
+    await deps.store.addAdminToken({ id: t.id, hash: t.hash, name: typeof body.name === 'string' ? body.name : '' });
+    tokenCache = undefined;
+    return send(res, 201, { id: t.id, token: t.secret, note: 'shown once; send it as Authorization: Bearer <token>' });
+  }
+  if (url.pathname === '/v1/tokens' && method === 'GET' && deps.store) {
+    return send(res, 200, { tokens: (await deps.store.listAdminTokens()).map(({ id, name, createdAt }) => ({ id, name, createdAt })) });
+  }
   if (parts[0] === 'v1' && parts[1] === 'environments') {
     const envs = deps.environments;
     if (parts.length === 2) {
@@ -69,7 +108,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
       if (method === 'POST') {
         const body = CreateEnvironmentBody.safeParse(await readJson(req));
         if (!body.success) throw swyError('SWY_BAD_REQUEST', body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '), { issues: body.error.issues });
-        const view = await envs.create({ name: body.data.name, services: body.data.services, noWait: body.data.noWait ?? false });
+        const view = await envs.create({ name: body.data.name, services: body.data.services, noWait: body.data.noWait ?? false, ...(body.data.access ? { access: body.data.access } : {}) });
         res.setHeader('location', `/v1/environments/${encodeURIComponent(view.name)}`);
         return send(res, 201, view);
       }
@@ -128,6 +167,18 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
     }
   }
   throw swyError('SWY_NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
+}
+
+let tokenCache: { at: number; records: { id: string; hash: string }[] } | undefined;
+
+/** Bearer token check for writes on a non-loopback admin listener. @throws `SWY_TOKEN_INVALID` (401). */
+async function authorize(deps: AdminApiDeps, req: IncomingMessage): Promise<void> {
+  const presented = parseBearer(req.headers.authorization);
+  if (!deps.store) throw swyError('SWY_TOKEN_INVALID', 'this admin API takes no writes without a token store');
+  if (!tokenCache || Date.now() - tokenCache.at > 5_000) tokenCache = { at: Date.now(), records: await deps.store.listAdminTokens() };
+  if (!presented || !verifyToken(presented, tokenCache.records)) {
+    throw swyError('SWY_TOKEN_INVALID', 'the admin API is reachable beyond loopback: writes need Authorization: Bearer <token> (create one with `switchyard token create` on the host)');
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

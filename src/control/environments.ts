@@ -14,11 +14,22 @@
 import { resolve } from 'node:path';
 import { swyError } from '../errors/index.js';
 import { reapOrphans, type InstancePlan, type InstanceStatus, type Runtime } from '../runtime/index.js';
-import { DNS_LABEL, type AppSpec } from '../spec/index.js';
+import { compilePolicy, hashPassword, type AccessPolicy } from '../edge/access.js';
+import { DNS_LABEL, type AccessSpec, type AppSpec } from '../spec/index.js';
 import type { EnvironmentRecord, InstanceRecord, ServiceOverride, Store } from '../store/index.js';
+
+/** Access overrides given at create time (the spec's `access.previews` is the default). */
+export interface AccessInput {
+  password?: string;
+  allowIps?: string[];
+  rateLimit?: { rps: number; burst: number };
+  /** Ignore the spec's preview defaults: the preview is public. */
+  public?: boolean;
+}
 
 export interface CreateEnvironmentInput {
   name: string;
+  access?: AccessInput;
   /** Services the preview runs itself, with optional overrides. */
   services: Record<string, ServiceOverride>;
   /** Return at once; instances start in the background. */
@@ -33,6 +44,8 @@ export interface EnvironmentView {
   services: string[];
   /** `healthy` when every own instance is healthy, else `starting` / `degraded`. */
   health: 'healthy' | 'starting' | 'degraded' | 'none';
+  /** Access policy in force (the password itself is never shown). */
+  access: { password: boolean; allowIps?: string[]; rateLimit?: { rps: number; burst: number } } | 'public';
   instances: { id: string; service: string; replica: number; state: string; port: number; pid: number | null; restarts: number }[];
   createdAt: string;
 }
@@ -68,8 +81,11 @@ export class Environments {
     const reaped = await reapOrphans(stale);
     if (reaped.length) this.d.log('stopped instances a previous run left behind', { instances: reaped });
     await store.clearInstances(spec.app);
+    const baseAccess = await storedPolicy('base', spec.access.base, undefined);
     if (!(await store.getEnvironment(spec.app, 'base'))) {
-      await store.createEnvironment({ app: spec.app, name: 'base', kind: 'base', parent: null, overrides: { services: {} }, hosts: [] });
+      await store.createEnvironment({ app: spec.app, name: 'base', kind: 'base', parent: null, overrides: { services: {} }, hosts: [], access: baseAccess });
+    } else {
+      await store.setAccess(spec.app, 'base', baseAccess);
     }
   }
 
@@ -102,8 +118,9 @@ export class Environments {
     if (this.#creating.has(name) || await store.getEnvironment(spec.app, name)) {
       throw swyError('SWY_ENV_EXISTS', `environment "${name}" already exists`, { env: name });
     }
+    const access = await storedPolicy(name, input.access?.public ? undefined : spec.access.previews, input.access);
     this.#creating.add(name);
-    const record = { app: spec.app, name, kind: 'preview' as const, parent: 'base', overrides: { services: input.services }, hosts: [] };
+    const record = { app: spec.app, name, kind: 'preview' as const, parent: 'base', overrides: { services: input.services }, hosts: [], access };
     try {
       if (input.noWait) {
         const version = await store.createEnvironment(record);
@@ -163,8 +180,12 @@ export class Environments {
       const healthy = instances.filter((i) => i.state === 'healthy').length;
       health = healthy === expected ? 'healthy' : instances.some((i) => i.state === 'crashed' || i.state === 'unhealthy') ? 'degraded' : 'starting';
     }
+    const a = (e.access ?? {}) as { password?: string; allowIps?: string[]; rateLimit?: { rps: number; burst: number } };
+    const access: EnvironmentView['access'] = a.password || a.allowIps || a.rateLimit
+      ? { password: Boolean(a.password), ...(a.allowIps ? { allowIps: a.allowIps } : {}), ...(a.rateLimit ? { rateLimit: a.rateLimit } : {}) }
+      : 'public';
     return {
-      name: e.name, kind: e.kind, url: this.url(e.name), services, health,
+      name: e.name, kind: e.kind, url: this.url(e.name), services, health, access,
       instances: instances.map((i) => ({ id: `${i.env}/${i.service}/${i.replica}`, service: i.service, replica: i.replica, state: i.state, port: i.port, pid: i.pid, restarts: i.restarts })),
       createdAt: e.createdAt,
     };
@@ -218,6 +239,27 @@ export class Environments {
       this.#flushing = false;
     }
   }
+}
+
+/**
+ * The policy to store: spec defaults overlaid with create-time overrides; the password hashed
+ * (scrypt), ranges validated. `{}` = public.
+ * @throws `SWY_CIDR_INVALID`, `SWY_BAD_REQUEST` (password from an unset variable, bad rate).
+ */
+async function storedPolicy(env: string, spec: AccessSpec | undefined, over: AccessInput | undefined): Promise<Record<string, unknown>> {
+  let password = over?.password ?? spec?.password;
+  if (password === undefined && spec?.passwordEnv) {
+    password = process.env[spec.passwordEnv];
+    if (!password) throw swyError('SWY_BAD_REQUEST', `access policy of "${env}": variable ${spec.passwordEnv} (passwordEnv) is not set`, { env });
+  }
+  if (password !== undefined && password.length < 8) throw swyError('SWY_BAD_REQUEST', `the password of "${env}" must be at least 8 characters`, { env });
+  const policy: AccessPolicy = {
+    ...(password !== undefined ? { password: await hashPassword(password) } : {}),
+    ...((over?.allowIps ?? spec?.allowIps) ? { allowIps: over?.allowIps ?? spec?.allowIps } : {}),
+    ...((over?.rateLimit ?? spec?.rateLimit) ? { rateLimit: over?.rateLimit ?? spec?.rateLimit } : {}),
+  };
+  compilePolicy(env, policy, { serverSecret: 'validation-only' }); // throws on a bad range or rate
+  return policy as Record<string, unknown>;
 }
 
 /** Environment names are DNS labels without `--` (reserved for `<env>--<label>` hosts). */

@@ -135,5 +135,5 @@ function toEnvironmentRoute(e: import('../routing/index.js').CompiledEnvironment
   for (const u of e.upstreams) if (u) services[u.service] = [...u.endpoints];
   const sites: Record<string, string> = {};
   for (const d of e.deploys) if (d) sites[d.site] = d.id;
-  return { name: e.name, kind: e.kind, hosts: [...e.hosts], services, sites };
+  return { name: e.name, kind: e.kind, hosts: [...e.hosts], services, sites, ...(e.access ? { access: e.access } : {}) };
 }

@@ -55,7 +55,7 @@ export class EdgeMetrics {
     this.requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered at the edge, by environment, service and status class', labelNames: ['env', 'service', 'status'], registers });
     this.duration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to last response byte at the edge', labelNames: ['env', 'service'], buckets: DURATION_BUCKETS, registers });
     this.upstreamHealthy = new Gauge({ name: 'switchyard_upstream_healthy', help: '1 when this router considers the upstream endpoint healthy, else 0', labelNames: ['env', 'service', 'endpoint'], registers });
-    this.snapshotVersion = new Gauge({ name: 'switchyard_snapshot_version', help: 'Version of the route-table snapshot this router serves', registers });
+    this.snapshotVersion = new Gauge({ name: 'switchyard_snapshot_version', help: 'Version of the route-table snapshot this router serves (lowest across workers)', registers, aggregator: 'min' });
     this.certificateExpiry = new Gauge({ name: 'switchyard_certificate_expiry_seconds', help: 'Seconds until the served certificate for the host expires', labelNames: ['host'], registers });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
   }

@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   SWY_UPSTREAM_TIMEOUT: [504, 'The upstream did not answer in time'],
   SWY_UPSTREAM_ERROR: [502, 'The upstream failed while answering'],
   SWY_CLIENT_ABORTED: [499, 'The client closed the request'],
+  SWY_BODY_TOO_LARGE: [413, 'The request body is larger than the router accepts'],
+  SWY_HEADERS_TOO_LARGE: [431, 'The request header fields are larger than the router accepts'],
   SWY_INSTANCE_UNHEALTHY: [503, 'An instance did not become healthy'],
   SWY_STORE_LOCKED: [409, 'Another process owns the store'],
   SWY_STORE_UNAVAILABLE: [503, 'The store is unavailable'],

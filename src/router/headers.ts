@@ -46,8 +46,10 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
   let requestId: string | undefined;
   let baggage: string | undefined;
   let xff: string | undefined;
+  let sawHost = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* : */) continue; // HTTP/2 pseudo-headers (`:authority` becomes Host below)
     const lower = name.toLowerCase();
     const value = raw[i + 1]!;
     if (HOP_BY_HOP.has(lower)) {
@@ -65,8 +67,10 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
       continue;
     }
     if (!ctx.edge && lower === 'x-forwarded-for') { xff = value; }
+    if (lower === 'host') sawHost = true;
     out.push(name, value);
   }
+  if (ctx.host !== undefined && !sawHost) out.push('host', ctx.host); // HTTP/2 clients send :authority only
   requestId ??= randomUUID();
   out.push('x-request-id', requestId);
   out.push(ctx.routingHeader, ctx.env);

@@ -11,6 +11,8 @@ export interface ListenSpec {
   edgePort: number;
   /** service → discovery port */
   internal: Record<string, number>;
+  /** HTTPS edge port (local CA certificates; settings come through the worker's environment). */
+  httpsPort?: number;
 }
 
 export type ToWorker =

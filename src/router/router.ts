@@ -16,26 +16,70 @@ import { sendProblem } from './problem.js';
 import { serveStatic } from './static.js';
 import type { BlobStore, DeployManifest } from '../blob/index.js';
 import { UpstreamPools, type UpstreamTimeouts } from './upstreams.js';
+import { answerClientError, refuseRequest, resolveLimits, type RequestLimits } from './hygiene.js';
+import type { ResilienceOptions } from './outlier.js';
+import type { EdgePolicies } from './edge-policy.js';
+import { listenHttps } from './edge-setup.js';
+import type { CertificateManager } from '../edge/cert-store.js';
+import type { Http2SecureServer } from 'node:http2';
+import type { AccessLog } from '../edge/access-log.js';
+import type { EdgeMetrics } from '../edge/metrics.js';
+import { ensureTraceparent } from '../edge/traceparent.js';
 
 export interface RouterOptions {
   /** Upstream connect/headers/body/keep-alive timeouts; default {@link DEFAULT_TIMEOUTS}. */
   timeouts?: UpstreamTimeouts;
   /** Where site deploys' files are read from; without it, site routes answer 503. */
   blobStore?: BlobStore;
+  /** Enforces per-environment access policies; without it, policies are not enforced. */
+  policies?: EdgePolicies;
+  /** One JSON line per edge request. */
+  accessLog?: AccessLog;
+  /** Request counters and durations (Prometheus). */
+  metrics?: EdgeMetrics;
+  /** Body (413) and header block (431) limits; default 100 MiB and 32 KiB. */
+  limits?: Partial<RequestLimits>;
+  /** Passive outlier ejection and retry budget tuning. */
+  resilience?: ResilienceOptions;
 }
 
-type Target = { edge: true } | { edge: false; service: string };
+type Target = { edge: true; https?: boolean } | { edge: false; service: string };
 
 export class Router {
   #snapshot: Snapshot | undefined;
   readonly #pools: UpstreamPools;
+  readonly #limits: RequestLimits;
   readonly #servers: Server[] = [];
+  readonly #h2: Http2SecureServer[] = [];
   readonly #versionWaiters: { version: number; resolve: () => void }[] = [];
   #sweep: ReturnType<typeof setTimeout> | undefined;
 
   readonly #blobs: BlobStore | undefined;
+  readonly #policies: EdgePolicies | undefined;
+  readonly #log: AccessLog | undefined;
+  readonly #metrics: EdgeMetrics | undefined;
 
-  constructor(options: RouterOptions = {}) { this.#pools = new UpstreamPools(options.timeouts); this.#blobs = options.blobStore; }
+  constructor(options: RouterOptions = {}) {
+    this.#pools = new UpstreamPools(options.timeouts, options.resilience);
+    this.#limits = resolveLimits(options.limits);
+    this.#blobs = options.blobStore;
+    this.#policies = options.policies;
+    this.#log = options.accessLog;
+    this.#metrics = options.metrics;
+  }
+
+  /** Starts the HTTPS edge listener (SNI certificates, h2 by ALPN); resolves with the bound port. */
+  async listenHttps(certs: CertificateManager, port: number, host = '127.0.0.1'): Promise<number> {
+    const l = await listenHttps(certs, this.handleEdge(true), port, host);
+    this.#h2.push(l.server);
+    return l.port;
+  }
+
+  /** Serves edge requests on a server made elsewhere (the HTTPS/HTTP2 listener). */
+  handleEdge(https: boolean): (req: IncomingMessage, res: ServerResponse) => void {
+    const target: Target = { edge: true, https };
+    return (req, res) => this.#onRequest(target, req, res);
+  }
 
   /** The snapshot being served (undefined before the first one). */
   get snapshot(): Snapshot | undefined { return this.#snapshot; }
@@ -46,6 +90,7 @@ export class Router {
   setSnapshot(s: Snapshot): void {
     if (this.#snapshot !== undefined && s.version < this.#snapshot.version) return;
     this.#snapshot = s;
+    this.#metrics?.setSnapshotVersion(s.version);
     // Closing pools of vanished endpoints scans every environment: do it off the swap, at most every 5 s.
     if (this.#sweep === undefined) {
       this.#sweep = setTimeout(() => { this.#sweep = undefined; if (this.#snapshot) this.#pools.sweep(this.#snapshot); }, 5_000);
@@ -83,9 +128,9 @@ export class Router {
   }
 
   #listen(target: Target, port: number, host: string): Promise<number> {
-    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => this.#onRequest(target, req, res));
+    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, maxHeaderSize: this.#limits.maxHeaderBytes }, (req, res) => this.#onRequest(target, req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(target, req, socket, head));
-    server.on('clientError', (_err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'); else socket.destroy(); });
+    server.on('clientError', answerClientError); // 431 for a header block over maxHeaderSize, else 400
     this.#servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -103,14 +148,58 @@ export class Router {
 
   // HOT PATH — change with care: one resolve, one proxy call.
   #onRequest(target: Target, req: IncomingMessage, res: ServerResponse): void {
+    if (refuseRequest(req, res, this.#limits)) return; // framing (CL+TE, conflicting CL) → 400, declared body over the limit → 413
     const snap = this.#snapshot;
     if (snap === undefined) { sendProblem(req, res, swyError('SWY_STORE_UNAVAILABLE', 'the router has no routing snapshot yet')); return; }
     const path = originForm(req.url);
     if (path === undefined) { sendProblem(req, res, swyError('SWY_BAD_REQUEST', `request target "${req.url}" is not in origin or absolute form`)); return; }
+    if (req.headers.host === undefined && req.headers[':authority'] !== undefined) req.headers.host = req.headers[':authority'] as string; // HTTP/2
     const d = this.#decide(target, req, snap, path);
+    if (target.edge) {
+      if (this.#log !== undefined || this.#metrics !== undefined) this.#observe(req, res, d);
+      ensureTrace(req);
+      // Access policy: whichever way the environment was selected, its policy applies.
+      const env = d.kind === 'unknown-env' ? undefined : d.env;
+      if (env !== undefined && env.access !== undefined && this.#policies !== undefined) {
+        void this.#policies.admit(req, res, env, target.https === true).then((ok) => { if (ok) this.#dispatch(target, req, res, snap, d, path); },
+          (err) => sendProblem(req, res, swyError('SWY_INTERNAL', `access check failed: ${(err as Error).message}`)));
+        return;
+      }
+    }
+    this.#dispatch(target, req, res, snap, d, path);
+  }
+
+  #dispatch(target: Target, req: IncomingMessage, res: ServerResponse, snap: Snapshot, d: RouteDecision, path: string): void {
     if (d.kind === 'site') { this.#serveSite(req, res, d, path); return; }
     if (d.kind !== 'upstream') { this.#noUpstream(req, res, d); return; }
     void proxyHttp(this.#pools, req, res, d, this.#info(target, req, snap, d, path));
+  }
+
+  /** Access log line and metrics when the response is done (only when either is configured). */
+  #observe(req: IncomingMessage, res: ServerResponse, d: RouteDecision): void {
+    const start = performance.now();
+    const socket = req.socket;
+    const written = socket.bytesWritten;
+    const done = () => {
+      const durationMs = performance.now() - start;
+      const env = d.kind === 'unknown-env' ? d.name : d.env.name;
+      const service = d.kind === 'upstream' || d.kind === 'site' || d.kind === 'no-upstream' ? d.service.name : undefined;
+      const status = res.writableFinished ? res.statusCode : 499; // client went away first
+      this.#metrics?.observeRequest({ env, ...(service ? { service } : {}), status, durationMs });
+      if (this.#log !== undefined) {
+        const tp = req.headers.traceparent as string | undefined;
+        this.#log.log({
+          reqId: (res.getHeader('x-request-id') as string | undefined) ?? '', env, ...(service ? { service } : {}),
+          ...(d.kind === 'upstream' ? { instance: `${d.service.name}@${d.upstream.env}` } : d.kind === 'site' ? { instance: `${d.service.name}@${d.deploy.id}` } : {}),
+          method: req.method ?? '', host: (req.headers.host ?? '') as string, path: req.url ?? '', status,
+          bytes: Math.max(0, socket.bytesWritten - written), durationMs: Math.round(durationMs * 1000) / 1000,
+          clientIp: this.#policies?.clientIp(req) ?? socket.remoteAddress ?? '',
+          ...(d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? { fallback: d.fallback } : {}),
+          ...(tp ? { traceId: tp.slice(3, 35) } : {}),
+        });
+      }
+    };
+    res.once('close', done);
   }
 
   #serveSite(req: IncomingMessage, res: ServerResponse, d: Extract<RouteDecision, { kind: 'site' }>, path: string): void {
@@ -146,8 +235,8 @@ export class Router {
       if (upPath.length === 0 || upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
     }
     return {
-      edge: target.edge, clientIp: req.socket.remoteAddress ?? '', proto: 'http', path: upPath,
-      routingHeader: snap.routingHeader,
+      edge: target.edge, clientIp: this.#policies?.clientIp(req) ?? req.socket.remoteAddress ?? '', proto: target.edge && target.https ? 'https' : 'http', path: upPath,
+      routingHeader: snap.routingHeader, maxBodyBytes: this.#limits.maxBodyBytes,
       responseHeaders: d.fallback === 'unknown-env' ? { 'x-switchyard-fallback': 'unknown-env' } : undefined,
     };
   }
@@ -169,13 +258,25 @@ export class Router {
   /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes everything. */
   async close(drainMs = 5_000): Promise<void> {
     if (this.#sweep) clearTimeout(this.#sweep);
-    const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    const closing = [...this.#servers, ...this.#h2].map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const s of this.#servers) s.closeIdleConnections();
-    const timer = setTimeout(() => { for (const s of this.#servers) s.closeAllConnections(); }, drainMs);
+    const timer = setTimeout(() => { for (const s of this.#servers) s.closeAllConnections(); for (const s of this.#h2) s.emit('swy:force-close'); }, drainMs);
     await Promise.all(closing);
     clearTimeout(timer);
     await this.#pools.close();
   }
+}
+
+/** Keeps a valid W3C traceparent or creates one (then drops `tracestate`, which belonged to the old trace). */
+function ensureTrace(req: IncomingMessage): void {
+  const cur = req.headers.traceparent as string | undefined;
+  const tp = ensureTraceparent(cur);
+  if (tp === cur) return;
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2) { const n = raw[i]!.toLowerCase(); if (n === 'traceparent' || n === 'tracestate') raw.splice(i, 2); }
+  raw.push('traceparent', tp);
+  req.headers.traceparent = tp;
+  delete req.headers.tracestate;
 }
 
 /** Origin-form path of a request target; absolute-form is reduced to its path. */

@@ -1,11 +1,16 @@
 /**
  * @module router/upstreams
- * Connection pools and load-balancing state per endpoint, keyed by `host:port` so they outlive
- * snapshot swaps (keep-alive connections and in-flight counts survive a config change).
- * Endpoint choice is power-of-two-choices on in-flight requests (least-request).
+ * Connection pools, load-balancing and passive outlier state per endpoint, keyed by `host:port`
+ * so they outlive snapshot swaps (keep-alive connections, in-flight counts and ejections survive
+ * a config change). Endpoint choice is power-of-two-choices on in-flight requests (least-request)
+ * among the endpoints that are not ejected; retry budgets are kept per upstream (`<env>/<service>`).
  */
 import { Pool } from 'undici';
 import type { EndpointRoute, Snapshot, Upstream } from '../routing/index.js';
+import {
+  DEFAULT_OUTLIER, DEFAULT_RETRY_BUDGET, OutlierState, RetryBudget, mayEject, nextEjectionMs,
+  type OutlierOptions, type ResilienceOptions, type RetryBudgetOptions,
+} from './outlier.js';
 
 export interface UpstreamTimeouts {
   /** TCP connect timeout (ms). */
@@ -20,29 +25,65 @@ export interface UpstreamTimeouts {
 
 export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 5_000, headersMs: 60_000, bodyMs: 0, keepAliveMs: 4_000 };
 
+function newPool(origin: string, t: UpstreamTimeouts, connectMs: number): Pool {
+  return new Pool(origin, {
+    connections: 256,
+    pipelining: 1,
+    connectTimeout: connectMs,
+    headersTimeout: t.headersMs,
+    bodyTimeout: t.bodyMs,
+    keepAliveTimeout: t.keepAliveMs,
+  });
+}
+
 /** Per-endpoint state shared across snapshots. */
 export class EndpointState {
   inflight = 0;
   closed = false;
+  readonly outlier = new OutlierState();
+  /** Pool with the router's connect timeout. */
   readonly pool: Pool;
-  constructor(readonly origin: string, t: UpstreamTimeouts) {
-    this.pool = new Pool(origin, {
-      connections: 256,
-      pipelining: 1,
-      connectTimeout: t.connectMs,
-      headersTimeout: t.headersMs,
-      bodyTimeout: t.bodyMs,
-      keepAliveTimeout: t.keepAliveMs,
-    });
+  /** Pools for services that set another connect timeout (undici's is per pool); rare. */
+  #byConnectMs: Map<number, Pool> | undefined;
+  constructor(readonly origin: string, private readonly t: UpstreamTimeouts) {
+    this.pool = newPool(origin, t, t.connectMs);
   }
+
+  /** The pool to use for a connect timeout (`undefined`: the router's). */
+  poolFor(connectMs: number | undefined): Pool {
+    if (connectMs === undefined || connectMs === this.t.connectMs) return this.pool;
+    this.#byConnectMs ??= new Map();
+    let p = this.#byConnectMs.get(connectMs);
+    if (p === undefined) { p = newPool(this.origin, this.t, connectMs); this.#byConnectMs.set(connectMs, p); }
+    return p;
+  }
+
+  /** Every pool of this endpoint. */
+  pools(): Pool[] { return this.#byConnectMs ? [this.pool, ...this.#byConnectMs.values()] : [this.pool]; }
 }
+
+/** Failure kinds the proxy reports: `connect` ejects at once, `gateway` counts toward N in a row. */
+export type FailureKind = 'connect' | 'gateway';
 
 export class UpstreamPools {
   readonly #byOrigin = new Map<string, EndpointState>();
   // Compiled endpoints are frozen and reused across snapshots: identity lookup, no string building per request.
   readonly #byRoute = new WeakMap<EndpointRoute, EndpointState>();
   readonly #timeouts: UpstreamTimeouts;
-  constructor(timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS) { this.#timeouts = timeouts; }
+  readonly #outlier: OutlierOptions;
+  readonly #budgetOptions: RetryBudgetOptions;
+  readonly #budgets = new Map<string, RetryBudget>();
+  /** Endpoints ejected right now (all upstreams); 0 keeps {@link pick} on its fast path. */
+  #ejected = 0;
+  /** Bumped on every ejection and return: invalidates the usable-endpoint lists. */
+  #generation = 0;
+  readonly #usableCache = new WeakMap<Upstream, { generation: number; endpoints: readonly EndpointRoute[] }>();
+
+  constructor(timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS, resilience: ResilienceOptions = {}) {
+    this.#timeouts = timeouts;
+    this.#outlier = { ...DEFAULT_OUTLIER, ...resilience.outlier };
+    this.#budgetOptions = { ...DEFAULT_RETRY_BUDGET, ...resilience.retryBudget };
+  }
 
   /** State of one endpoint, created on first use. */
   endpoint(ep: EndpointRoute): EndpointState {
@@ -56,12 +97,15 @@ export class UpstreamPools {
   }
 
   /**
-   * Picks an endpoint of `upstream`, avoiding `exclude` (a failed attempt) when possible.
+   * Picks an endpoint of `upstream`, avoiding `exclude` (a failed attempt) when possible and
+   * ejected endpoints unless all are (then all are candidates: better a likely failure than none).
    * Power of two choices: two random endpoints, the one with fewer requests in flight.
+   * O(1) while nothing is ejected; otherwise O(1) amortised (the usable list of an upstream is
+   * rebuilt once per ejection or return).
    */
   // HOT PATH — change with care.
   pick(upstream: Upstream, exclude?: EndpointRoute): EndpointRoute | undefined {
-    const eps = upstream.endpoints;
+    const eps = this.#ejected === 0 ? upstream.endpoints : this.#usable(upstream);
     const n = eps.length;
     if (n === 0) return undefined;
     if (n === 1) return eps[0] === exclude ? undefined : eps[0];
@@ -74,19 +118,97 @@ export class UpstreamPools {
     return this.endpoint(ea).inflight <= this.endpoint(eb).inflight ? ea : eb;
   }
 
-  /** Closes pools of endpoints no longer in `snap` (gracefully: in-flight requests finish). */
+  #usable(upstream: Upstream): readonly EndpointRoute[] {
+    const cached = this.#usableCache.get(upstream);
+    if (cached !== undefined && cached.generation === this.#generation) return cached.endpoints;
+    const all = upstream.endpoints;
+    const ok = all.filter((e) => !this.endpoint(e).outlier.ejected);
+    const endpoints = ok.length === 0 || ok.length === all.length ? all : Object.freeze(ok);
+    if (cached === undefined) this.#usableCache.set(upstream, { generation: this.#generation, endpoints });
+    else { cached.generation = this.#generation; cached.endpoints = endpoints; }
+    return endpoints;
+  }
+
+  /** Records an answer that is not a gateway failure: the failure streak ends. */
+  succeeded(state: EndpointState): void { state.outlier.failures = 0; }
+
+  /**
+   * Records a failed attempt on `ep` (an endpoint of `upstream`). Returns true when it ejected
+   * the endpoint: at once for `connect`, after N `gateway` failures in a row — and only when
+   * the upstream's ejection cap allows it.
+   */
+  failed(ep: EndpointRoute, upstream: Upstream, kind: FailureKind): boolean {
+    const s = this.endpoint(ep);
+    const o = s.outlier;
+    o.failures++;
+    if (o.ejected || (kind === 'gateway' && o.failures < this.#outlier.consecutiveFailures)) return false;
+    let ejected = 0;
+    for (const e of upstream.endpoints) if (e !== ep && this.endpoint(e).outlier.ejected) ejected++;
+    if (!mayEject(upstream.endpoints.length, ejected, this.#outlier.maxEjectionPercent)) return false;
+    const now = Date.now();
+    const ms = nextEjectionMs(o, this.#outlier, now);
+    o.ejected = true;
+    o.until = now + ms;
+    o.timer = setTimeout(() => this.#reinstate(s), ms);
+    o.timer.unref();
+    this.#ejected++;
+    this.#generation++;
+    return true;
+  }
+
+  #reinstate(s: EndpointState): void {
+    const o = s.outlier;
+    if (!o.ejected) return;
+    o.ejected = false;
+    o.failures = 0;
+    o.timer = undefined;
+    o.returnedAt = Date.now();
+    this.#ejected--;
+    this.#generation++;
+  }
+
+  /** Whether `ep`'s origin is ejected right now. */
+  isEjected(ep: EndpointRoute): boolean { return this.endpoint(ep).outlier.ejected; }
+
+  /** Endpoints ejected right now, over all upstreams. */
+  get ejectedCount(): number { return this.#ejected; }
+
+  /** Retry budget of one upstream (by its `<env>/<service>` key), created on first use. */
+  retryBudget(key: string): RetryBudget {
+    let b = this.#budgets.get(key);
+    if (b === undefined) { b = new RetryBudget(this.#budgetOptions.windowMs, this.#budgetOptions.minRetries); this.#budgets.set(key, b); }
+    return b;
+  }
+
+  /** Closes pools of endpoints no longer in `snap` (gracefully: in-flight requests finish); drops idle budgets. */
   sweep(snap: Snapshot): void {
     const live = new Set<string>();
     const add = (u: Upstream | undefined) => { if (u) for (const e of u.endpoints) live.add(`http://${e.host}:${e.port}`); };
     for (const env of snap.environments.values()) for (const u of env.upstreams) add(u);
     for (const [origin, s] of this.#byOrigin) {
-      if (!live.has(origin) && s.inflight === 0) { this.#byOrigin.delete(origin); s.closed = true; void s.pool.close().catch(() => undefined); }
+      if (!live.has(origin) && s.inflight === 0) {
+        this.#byOrigin.delete(origin);
+        s.closed = true;
+        this.#forget(s);
+        for (const p of s.pools()) void p.close().catch(() => undefined);
+      }
     }
+    const now = Date.now();
+    for (const [key, b] of this.#budgets) if (b.idle(now)) this.#budgets.delete(key);
+  }
+
+  #forget(s: EndpointState): void {
+    const o = s.outlier;
+    if (o.timer) clearTimeout(o.timer);
+    o.timer = undefined;
+    if (o.ejected) { o.ejected = false; this.#ejected--; this.#generation++; }
   }
 
   async close(): Promise<void> {
     const all = [...this.#byOrigin.values()];
     this.#byOrigin.clear();
-    await Promise.all(all.map((s) => s.pool.destroy().catch(() => undefined)));
+    this.#budgets.clear();
+    for (const s of all) { s.closed = true; this.#forget(s); }
+    await Promise.all(all.flatMap((s) => s.pools()).map((p) => p.destroy().catch(() => undefined)));
   }
 }

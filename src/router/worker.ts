@@ -5,13 +5,25 @@
  * sends, serves from it, ACKs each version, and on `drain` stops accepting, lets in-flight
  * requests finish up to the deadline, then exits.
  */
+import { AggregatorRegistry } from 'prom-client';
 import { openBlobStore } from '../blob/index.js';
+import { buildEdge, edgeSettingsFromEnv } from './edge-setup.js';
 import { applyDelta, compileSnapshot, type Snapshot } from '../routing/index.js';
 import type { FromWorker, ToWorker } from './ipc.js';
 import { Router } from './router.js';
 
 // The blob store (for site deploys) is opened from the same setting as the owner's.
-const router = new Router({ blobStore: openBlobStore(process.env.SWITCHYARD_BLOB_URL || undefined, process.env.SWITCHYARD_DATA_DIR ?? '.switchyard') });
+const settings = edgeSettingsFromEnv();
+const edge = settings ? buildEdge(settings) : undefined;
+if (edge) {
+  // The owner's /metrics aggregates every worker: the constructor installs prom-client's IPC listener.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([edge.metrics.registry]);
+}
+const router = new Router({
+  blobStore: openBlobStore(process.env.SWITCHYARD_BLOB_URL || undefined, process.env.SWITCHYARD_DATA_DIR ?? '.switchyard'),
+  ...(edge ? { policies: edge.policies, accessLog: edge.accessLog, metrics: edge.metrics } : {}),
+});
 let snap: Snapshot | undefined;
 const send = (m: FromWorker) => { if (process.connected) process.send!(m); };
 
@@ -34,11 +46,14 @@ process.on('message', (m: ToWorker) => {
       return;
     case 'swy:listen':
       // Listening comes after the first table: a (re)started worker never serves without a snapshot.
-      Promise.all([router.listenEdge(m.listen.edgePort, m.listen.host), router.listenInternalOn(m.listen.internal, m.listen.host)])
+      Promise.all([
+        router.listenEdge(m.listen.edgePort, m.listen.host), router.listenInternalOn(m.listen.internal, m.listen.host),
+        ...(m.listen.httpsPort !== undefined && edge?.certs ? [router.listenHttps(edge.certs, m.listen.httpsPort, m.listen.host)] : []),
+      ])
         .then(() => send({ type: 'swy:listening' }), (err) => send({ type: 'swy:listen-error', error: String(err) }));
       return;
     case 'swy:drain':
-      void router.close(m.drainMs).then(() => process.exit(0));
+      void router.close(m.drainMs).then(() => edge?.accessLog?.close()).then(() => process.exit(0));
       return;
   }
 });

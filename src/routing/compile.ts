@@ -25,6 +25,7 @@ export const NO_BASE = 'SWY_ROUTE_NO_BASE';
 export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapshot {
   const services: CompiledService[] = table.services.map((s, index) => Object.freeze({
     index, name: s.name, stripPrefix: s.stripPrefix, kind: s.kind ?? 'service', spa: s.spa ?? false, notFound: s.notFound,
+    timeouts: s.timeouts ? Object.freeze({ ...s.timeouts }) : undefined, retries: s.retries ? Object.freeze({ ...s.retries }) : undefined,
   }));
   const hostLabels = new Map<string, CompiledService>();
   table.services.forEach((s, i) => { if (s.host) hostLabels.set(s.host, services[i]!); });
@@ -98,7 +99,11 @@ function compileEnvironment(e: EnvironmentRoute, services: readonly CompiledServ
     const prev = prevEnv && prevSvc ? prevEnv.upstreams[prevSvc.index] : undefined;
     upstreams[svc.index] = reuseOrBuild(prev, e.name, svcName, eps);
   }
-  return Object.freeze({ name: e.name, kind: e.kind, hosts: Object.freeze(e.hosts.map((h) => h.toLowerCase())), upstreams: Object.freeze(upstreams), deploys: Object.freeze(ownDeploys) });
+  const access = e.access && Object.keys(e.access).length > 0 ? e.access : undefined;
+  return Object.freeze({
+    name: e.name, kind: e.kind, hosts: Object.freeze(e.hosts.map((h) => h.toLowerCase())), upstreams: Object.freeze(upstreams), deploys: Object.freeze(ownDeploys),
+    ...(access ? { access, accessKey: JSON.stringify(access) } : {}),
+  });
 }
 
 function hostIndex(envs: Iterable<CompiledEnvironment>): Map<string, CompiledEnvironment> {

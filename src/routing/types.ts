@@ -29,6 +29,28 @@ export interface ServiceRoute {
   readonly spa?: boolean;
   /** Sites: deploy-relative page sent with 404. */
   readonly notFound?: string;
+  /** Services: upstream timeouts (spec `timeouts`); absent = the router's defaults. */
+  readonly timeouts?: ServiceTimeouts;
+  /** Services: retry policy (spec `retries`); absent = 1 retry, 20 % budget. */
+  readonly retries?: RetryPolicy;
+}
+
+/** Upstream timeouts of a service (ms); an unset member uses the router's default. */
+export interface ServiceTimeouts {
+  /** TCP connect to an instance. */
+  readonly connectMs?: number;
+  /** Request sent → response head; past it: 504. */
+  readonly headersMs?: number;
+  /** Longest gap between response body chunks; 0 = none (SSE, long polls). */
+  readonly idleMs?: number;
+}
+
+/** Retry policy of a service (connect errors and resets before the response head, idempotent requests only). */
+export interface RetryPolicy {
+  /** Extra attempts after the first (default 1; 0 disables). */
+  readonly attempts?: number;
+  /** Retries may add at most this share (%) of the upstream's recent requests (default 20). */
+  readonly budgetPercent?: number;
 }
 
 /** One file of a site deploy. */
@@ -52,6 +74,8 @@ export interface EnvironmentRoute {
   readonly services: Readonly<Record<string, readonly EndpointRoute[]>>;
   /** Sites this environment has its own deploy of → deploy id. */
   readonly sites?: Readonly<Record<string, string>>;
+  /** Access policy (opaque to routing; the router enforces it). Absent = public. */
+  readonly access?: Readonly<Record<string, unknown>>;
 }
 
 /** Input of {@link compileSnapshot}: everything routing needs, as read from the store. */
@@ -76,6 +100,10 @@ export interface CompiledService {
   readonly kind: 'service' | 'site';
   readonly spa: boolean;
   readonly notFound: string | undefined;
+  /** Upstream timeouts; undefined = the router's defaults. */
+  readonly timeouts?: ServiceTimeouts | undefined;
+  /** Retry policy; undefined = the defaults. */
+  readonly retries?: RetryPolicy | undefined;
 }
 
 /** The endpoints of one service in one environment. Identity is stable per `key`. */
@@ -99,6 +127,9 @@ export interface CompiledEnvironment {
   readonly upstreams: readonly (Upstream | undefined)[];
   /** Indexed like `upstreams`; the env's own deploy of a site, if any. */
   readonly deploys: readonly (DeployRoute | undefined)[];
+  /** Access policy as data, and its canonical JSON (a cheap identity for the router's cache). */
+  readonly access?: Readonly<Record<string, unknown>>;
+  readonly accessKey?: string;
 }
 
 /** One public prefix at the edge. */

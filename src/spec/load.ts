@@ -130,6 +130,8 @@ export function parseSpec(source: string, file: string): AppSpec {
       Object.entries(s.services).map(([n, svc]) => [n, { ...svc, cwd: svc.cwd ? resolve(root, svc.cwd) : root, public: svc.public.map(normalisePrefix) }]),
     ),
     sites: Object.fromEntries(Object.entries(s.sites).map(([n, site]) => [n, { ...site, dir: resolve(root, site.dir), public: site.public.map(normalisePrefix) }])),
+    access: s.access,
+    trustedProxies: s.trustedProxies,
     root,
     file,
   };

@@ -27,6 +27,21 @@ export const HealthCheckSchema = z
   })
   .describe('Active health check of each instance');
 
+export const ServiceTimeoutsSchema = z
+  .strictObject({
+    connectMs: z.number().int().min(1).max(600_000).default(5_000).describe('TCP connect timeout to an instance (ms); past it: 502 SWY_UPSTREAM_CONNECT'),
+    headersMs: z.number().int().min(1).max(3_600_000).default(60_000).describe('Time for the response head once the request is sent (ms); past it: 504 SWY_UPSTREAM_TIMEOUT'),
+    idleMs: z.number().int().min(0).max(3_600_000).default(0).describe('Longest gap between response body chunks (ms); 0 = none (SSE, long polls)'),
+  })
+  .describe('Upstream timeouts of the service at the router; without this block the router\'s defaults apply (5 s, 60 s, none)');
+
+export const RetryPolicySchema = z
+  .strictObject({
+    attempts: z.number().int().min(0).max(5).default(1).describe('Extra attempts after a failed first one; 0 disables retries'),
+    budgetPercent: z.number().min(0).max(100).default(20).describe('Retries may add at most this share (%) of recent requests (retry budget)'),
+  })
+  .describe('Retries at the router: idempotent requests only, on connect errors and resets before the response head, on another instance when there is one');
+
 export const ServiceSchema = z
   .strictObject({
     run: z.string().min(1).optional().describe('Shell command that starts one instance locally; it must listen on $PORT'),
@@ -39,6 +54,8 @@ export const ServiceSchema = z
     replicas: z.number().int().min(1).max(64).default(1),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}).describe('Environment variables of every instance'),
     dependsOn: z.array(z.string()).default([]).describe('Services this one calls; each gets <NAME>_URL'),
+    timeouts: ServiceTimeoutsSchema.optional(),
+    retries: RetryPolicySchema.optional(),
   })
   .describe('A service: a long-running process that serves HTTP');
 
@@ -53,6 +70,15 @@ export const SiteSchema = z
     notFound: z.string().min(1).optional().describe('Deploy-relative page sent with 404s, e.g. "404.html"'),
   })
   .describe('A static site: each upload is an immutable deploy; an environment points at one');
+
+export const AccessSpecSchema = z
+  .strictObject({
+    password: z.string().min(8, 'must be at least 8 characters').optional().describe('Shared password (stored hashed). Prefer passwordEnv, to keep it out of git'),
+    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('Environment variable holding the shared password'),
+    allowIps: z.array(z.string()).optional().describe('Allowed client ranges (CIDR, IPv4 and IPv6)'),
+    rateLimit: z.strictObject({ rps: z.number().positive(), burst: z.number().int().min(1) }).optional().describe('Token bucket per client IP; over it: 429 with Retry-After'),
+  })
+  .describe('Access policy of an environment');
 
 export const SpecSchema = z
   .strictObject({
@@ -69,6 +95,11 @@ export const SpecSchema = z
       .describe('Header (and W3C baggage member) that selects an environment'),
     services: z.record(dnsLabel, ServiceSchema).describe('Services by name'),
     sites: z.record(dnsLabel, SiteSchema).default({}).describe('Static sites by name'),
+    access: z.strictObject({
+      base: AccessSpecSchema.optional().describe('Policy of base (default public)'),
+      previews: AccessSpecSchema.optional().describe('Default policy of every preview (overridable at env create)'),
+    }).default({}).describe('Access policies'),
+    trustedProxies: z.array(z.string()).default([]).describe('CIDRs of proxies in front of switchyard whose X-Forwarded-For is believed'),
   })
   .describe('switchyard.yaml: an application declared once, run as base and previews');
 
@@ -76,6 +107,7 @@ export type SpecInput = z.input<typeof SpecSchema>;
 export type ServiceSpec = z.output<typeof ServiceSchema>;
 export type HealthCheckSpec = z.output<typeof HealthCheckSchema>;
 export type SiteSpec = z.output<typeof SiteSchema>;
+export type AccessSpec = z.output<typeof AccessSpecSchema>;
 
 /** A validated spec with defaults applied and paths resolved. */
 export interface AppSpec {
@@ -85,6 +117,8 @@ export interface AppSpec {
   services: Record<string, ServiceSpec>;
   /** Static sites; `dir` resolved to an absolute path. */
   sites: Record<string, SiteSpec>;
+  access: { base?: AccessSpec; previews?: AccessSpec };
+  trustedProxies: string[];
   /** Absolute folder of the spec file; `cwd`s are resolved against it. */
   root: string;
   /** Spec file path as given (for messages). */

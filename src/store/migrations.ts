@@ -100,4 +100,22 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'access policy per environment, secrets, admin tokens',
+    sql: `
+      ALTER TABLE environments ADD COLUMN access jsonb NOT NULL DEFAULT '{}'::jsonb;
+      CREATE TABLE secrets (
+        name text PRIMARY KEY,
+        value text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE admin_tokens (
+        id text PRIMARY KEY,
+        hash text NOT NULL,
+        name text NOT NULL DEFAULT '',
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -12,7 +12,7 @@ import type { Store } from './store.js';
 /** An instance is routable only when its last health check passed. */
 const READY_STATES = new Set(['healthy']);
 
-interface EnvRow { name: string; kind: 'base' | 'preview'; overrides: unknown; hosts: unknown }
+interface EnvRow { name: string; kind: 'base' | 'preview'; overrides: unknown; hosts: unknown; access: unknown }
 interface InstRow { env: string; service: string; replica: number; host: string; port: number; state: string }
 
 const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -49,6 +49,7 @@ function toRoutes(envs: EnvRow[], instances: InstRow[], serviceNames: readonly s
       name: e.name, kind: e.kind, hosts: json(e.hosts) as string[],
       services: Object.fromEntries(runs.map((s) => [s, byEnvService.get(`${e.name}\u0000${s}`) ?? []])),
       ...(sitesByEnv.has(e.name) ? { sites: sitesByEnv.get(e.name)! } : {}),
+      ...(e.access && Object.keys(json(e.access) as object).length ? { access: json(e.access) as Record<string, unknown> } : {}),
     };
   });
 }
@@ -65,13 +66,16 @@ export async function readRouteTable(store: Store, app: string): Promise<RouteTa
     const specRows = await q.query<{ spec: unknown }>('SELECT spec FROM apps WHERE name = $1', [app]);
     const spec = json(specRows.rows[0]?.spec) as AppSpec | undefined;
     if (!spec) throw new Error(`app "${app}" is not in the store`);
-    const envs = await q.query<EnvRow>('SELECT name, kind, overrides, hosts FROM environments WHERE app = $1 ORDER BY name', [app]);
+    const envs = await q.query<EnvRow>('SELECT name, kind, overrides, hosts, access FROM environments WHERE app = $1 ORDER BY name', [app]);
     const inst = await q.query<InstRow>('SELECT env, service, replica, host, port, state FROM instances WHERE app = $1 ORDER BY env, service, replica', [app]);
     const siteRows = await q.query<SiteRow>('SELECT env, site, deploy_id FROM site_deploys WHERE app = $1', [app]);
     const serviceNames = Object.keys(spec.services).sort(); // jsonb does not keep key order: sort for a stable table
     const siteNames = Object.keys(spec.sites ?? {}).sort();
     const targets: ServiceRoute[] = [
-      ...serviceNames.map((name) => ({ name, public: spec.services[name]!.public, stripPrefix: spec.services[name]!.stripPrefix })),
+      ...serviceNames.map((name) => {
+        const svc = spec.services[name]!;
+        return { name, public: svc.public, stripPrefix: svc.stripPrefix, ...(svc.timeouts ? { timeouts: svc.timeouts } : {}), ...(svc.retries ? { retries: svc.retries } : {}) };
+      }),
       ...siteNames.map((name) => {
         const site = spec.sites[name]!;
         return { name, kind: 'site' as const, public: site.public, stripPrefix: site.stripPrefix, spa: site.spa,
@@ -101,7 +105,7 @@ export async function readRouteDelta(store: Store, app: string, since: number, s
     if (changed.rows.some((r) => r.env === null)) return 'full';
     const names = changed.rows.map((r) => r.env as string);
     if (names.length === 0) return { version: v, upserts: [], removals: [] };
-    const envs = await q.query<EnvRow>('SELECT name, kind, overrides, hosts FROM environments WHERE app = $1 AND name = ANY($2::text[]) ORDER BY name', [app, names]);
+    const envs = await q.query<EnvRow>('SELECT name, kind, overrides, hosts, access FROM environments WHERE app = $1 AND name = ANY($2::text[]) ORDER BY name', [app, names]);
     const inst = await q.query<InstRow>('SELECT env, service, replica, host, port, state FROM instances WHERE app = $1 AND env = ANY($2::text[]) ORDER BY env, service, replica', [app, names]);
     const siteRows = await q.query<SiteRow>('SELECT env, site, deploy_id FROM site_deploys WHERE app = $1 AND env = ANY($2::text[])', [app, names]);
     const present = new Set(envs.rows.map((e) => e.name));

@@ -24,6 +24,8 @@ export interface EnvironmentRecord {
   /** Services this environment runs itself, with their overrides (`{}` = same as base). */
   overrides: { services: Record<string, ServiceOverride> };
   hosts: string[];
+  /** Access policy (password stored as an scrypt hash); `{}` = public. */
+  access?: Record<string, unknown>;
   createdAt: string;
 }
 
@@ -183,9 +185,9 @@ export class Store {
     const { version } = await this.write(async (tx, touch) => {
       touch(env.app, env.name);
       const { rows } = await tx.query(
-        `INSERT INTO environments (app, name, kind, parent, overrides, hosts) VALUES ($1, $2, $3, $4, $5, $6)
+        `INSERT INTO environments (app, name, kind, parent, overrides, hosts, access) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (app, name) DO NOTHING RETURNING name`,
-        [env.app, env.name, env.kind, env.parent, JSON.stringify(env.overrides), JSON.stringify(env.hosts)]);
+        [env.app, env.name, env.kind, env.parent, JSON.stringify(env.overrides), JSON.stringify(env.hosts), JSON.stringify(env.access ?? {})]);
       if (rows.length === 0) throw swyError('SWY_ENV_EXISTS', `environment "${env.name}" already exists`, { env: env.name });
       for (const i of instances) await upsertInstance(tx, i);
     });
@@ -228,6 +230,32 @@ export class Store {
     await this.write((tx, touch) => { touch(app, null); return tx.query('DELETE FROM instances WHERE app = $1', [app]); });
   }
 
+  /** Sets an environment's access policy. @throws `SWY_ENV_NOT_FOUND`. */
+  async setAccess(app: string, name: string, access: Record<string, unknown>): Promise<number> {
+    const { version } = await this.write(async (tx, touch) => {
+      const { rows } = await tx.query('UPDATE environments SET access = $3 WHERE app = $1 AND name = $2 RETURNING name', [app, name, JSON.stringify(access)]);
+      if (rows.length === 0) throw swyError('SWY_ENV_NOT_FOUND', `environment "${name}" does not exist`, { env: name });
+      touch(app, name);
+    });
+    return version;
+  }
+
+  /** A named secret, created with `make()` on first use (race-safe: the first writer wins). */
+  async secret(name: string, make: () => string): Promise<string> {
+    await this.read((q) => q.query('INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, make()]));
+    const { rows } = await this.read((q) => q.query<{ value: string }>('SELECT value FROM secrets WHERE name = $1', [name]));
+    return rows[0]!.value;
+  }
+
+  async addAdminToken(t: { id: string; hash: string; name: string }): Promise<void> {
+    await this.read((q) => q.query('INSERT INTO admin_tokens (id, hash, name) VALUES ($1, $2, $3)', [t.id, t.hash, t.name]));
+  }
+
+  async listAdminTokens(): Promise<{ id: string; hash: string; name: string; createdAt: string }[]> {
+    const { rows } = await this.read((q) => q.query<Record<string, unknown>>('SELECT id, hash, name, created_at FROM admin_tokens ORDER BY created_at'));
+    return rows.map((r) => ({ id: r.id as string, hash: r.hash as string, name: r.name as string, createdAt: new Date(r.created_at as string).toISOString() }));
+  }
+
   // ---- routers (status: the version each replica serves; never bumps the store version) ----
 
   async reportRouter(r: { id: string; url: string; version: number }): Promise<void> {
@@ -266,6 +294,7 @@ function envRow(r: Record<string, unknown>): EnvironmentRecord {
   return {
     app: r.app as string, name: r.name as string, kind: r.kind as 'base' | 'preview', parent: (r.parent as string | null) ?? null,
     overrides: asJson(r.overrides) as EnvironmentRecord['overrides'], hosts: asJson(r.hosts) as string[],
+    access: (asJson(r.access) ?? {}) as Record<string, unknown>,
     createdAt: new Date(r.created_at as string).toISOString(),
   };
 }

@@ -42,6 +42,8 @@ export interface GetOptions {
   method?: string;
   /** Connect elsewhere than the edge, e.g. an internal discovery URL. */
   base?: string;
+  /** Request body (sent with a content-length). */
+  body?: string;
 }
 
 /** A temp folder holding a copy of the shop example and a data dir. */
@@ -63,6 +65,15 @@ export function makeWorkspace(prefix = 'swy-e2e-'): Workspace {
   return { root, app, dataDir: path.join(root, 'data'), remove: () => fs.rmSync(root, { recursive: true, force: true }) };
 }
 
+/**
+ * Environment of every child: local mode with the embedded store and the default blob store,
+ * whatever the calling shell has set (`$SWITCHYARD_DATABASE_URL` would switch to PostgreSQL,
+ * `$SWITCHYARD_BLOB_URL` to another blob store, `$SWITCHYARD_ADMIN_URL` would redirect the CLI).
+ */
+function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...process.env, SWITCHYARD_ADMIN_URL: '', SWITCHYARD_DATABASE_URL: '', SWITCHYARD_BLOB_URL: '', ...extra };
+}
+
 // Every switchyard we start, so a crashed test run cannot leave one behind.
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -77,7 +88,7 @@ export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd ?? REPO,
-      env: { ...process.env, SWITCHYARD_ADMIN_URL: '', ...opts.env },
+      env: childEnv(opts.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     live.add(child);
@@ -86,7 +97,9 @@ export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number;
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      // SIGTERM first: a command that wrongly started services gets to stop them
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       reject(new Error(`switchyard ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
     }, opts.timeoutMs ?? 30_000);
     child.once('error', (e) => { clearTimeout(timer); live.delete(child); reject(e); });
@@ -103,6 +116,7 @@ export function request(base: string, p: string, o: GetOptions = {}): Promise<Ht
   const u = new URL(base);
   const headers: Record<string, string> = { ...o.headers };
   if (o.host !== undefined) headers.host = o.host;
+  if (o.body !== undefined) headers['content-length'] = String(Buffer.byteLength(o.body));
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: Number(u.port), path: p, method: o.method ?? 'GET', headers, agent: false }, (res) => {
       let body = '';
@@ -123,7 +137,7 @@ export function request(base: string, p: string, o: GetOptions = {}): Promise<Ht
     });
     req.setTimeout(15_000, () => req.destroy(new Error(`${o.method ?? 'GET'} ${base}${p} (Host ${o.host}) timed out`)));
     req.on('error', reject);
-    req.end();
+    req.end(o.body);
   });
 }
 
@@ -159,13 +173,16 @@ export interface Switchyard {
 export interface StartOptions {
   app: string;
   dataDir: string;
+  /** More `up` arguments, e.g. `['--blob-url', 's3://…']`. */
   extraArgs?: string[];
+  /** More environment variables for the `up` process (and so its router workers), e.g. AWS credentials. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts `switchyard up` and resolves once it printed its `READY {json}` line. */
 export async function startSwitchyard(o: StartOptions): Promise<Switchyard> {
   const args = [BIN, 'up', '--app', o.app, '--port', '0', '--admin-port', '0', '--data-dir', o.dataDir, ...(o.extraArgs ?? [])];
-  const child = spawn(process.execPath, args, { cwd: REPO, detached: false, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHYARD_ADMIN_URL: '' } });
+  const child = spawn(process.execPath, args, { cwd: REPO, detached: false, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(o.env) });
   live.add(child);
   let stdout = '';
   let stderr = '';

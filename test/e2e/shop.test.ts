@@ -168,8 +168,11 @@ describe('switchyard up with the shop example', () => {
     // nothing half-made: not listed, not routable, no process running
     const after = await sy.envs();
     expect(after.map((e) => e.name).sort()).toEqual(['base', 'feat1']);
-    for (const name of ['feat9', 'feat8', 'Bad_Name', 'bad_name']) {
-      expect((await sy.cli(['env', 'get', name])).stderr).toContain('SWY_ENV_NOT_FOUND');
+    expect((await sy.cli(['env', 'get', 'feat9'])).stderr).toContain('SWY_ENV_NOT_FOUND');
+    for (const name of ['feat8', 'Bad_Name', 'bad_name']) {
+      const r = await sy.get(`/v1/environments/${name}`, { base: sy.admin });
+      expect(r.status, r.body).toBe(404);
+      expect(r.json().code).toBe('SWY_ENV_NOT_FOUND');
     }
     expect((await sy.get('/chain', { host: 'feat9.shop.localhost' })).status).toBe(404);
     expect((await sy.get('/chain', { host: 'feat8.shop.localhost' })).status).toBe(404);
@@ -250,7 +253,7 @@ describe('switchyard up with the shop example', () => {
     expect(first.status, first.body).toBe(404);
     expect(first.body).toContain('feat1');
 
-    const leftPids = await waitGone([...pids, ...procs.map((p) => p.pid)], 6_000);
+    const leftPids = await waitGone([...new Set([...pids, ...procs.map((p) => p.pid)])], 6_000);
     expect(leftPids, `feat1 processes still alive: ${leftPids.join(', ')}`).toEqual([]);
     const leftProcs = await waitNoProcessesUnder(ws.root, 1_000, 'feat1');
     expect(leftProcs, describeProcs(leftProcs)).toEqual([]);
@@ -268,6 +271,30 @@ describe('switchyard up with the shop example', () => {
     const baseDel = await sy.cli(['env', 'delete', 'base']);
     expect(baseDel.code).not.toBe(0);
     expect(baseDel.stderr).toContain('SWY_ENV_BASE_PROTECTED');
+  });
+
+  it('2/6 via the admin API: routable when POST answers 201, unroutable when DELETE answers 204 (no CLI latency)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const created = await sy.get('/v1/environments', {
+        base: sy.admin, method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'feat3', services: { api: {} } }),
+      });
+      const first = await sy.get('/api/chain', { host: 'feat3.shop.localhost' });
+      expect(created.status, created.body).toBe(201);
+      expect(created.json()).toMatchObject({ name: 'feat3', services: ['api'], health: 'healthy' });
+      expect(first.status, `round ${round}: ${first.body}`).toBe(200);
+      expect(first.json().chain).toEqual(['api@feat3', 'payments@base']);
+      const pid = created.json().instances[0].pid as number;
+      expect(alive(pid)).toBe(true);
+
+      const deleted = await sy.get('/v1/environments/feat3', { base: sy.admin, method: 'DELETE' });
+      const after = await sy.get('/api/chain', { host: 'feat3.shop.localhost' });
+      expect(deleted.status, deleted.body).toBe(204);
+      expect(after.status, `round ${round}: ${after.body}`).toBe(404);
+      expect(await waitGone([pid], 6_000)).toEqual([]);
+    }
+    const stray = await waitNoProcessesUnder(ws.root, 1_000, 'feat3');
+    expect(stray, describeProcs(stray)).toEqual([]);
   });
 
   it('8. a second up on the same data dir fails fast with SWY_STORE_LOCKED and disturbs nothing', async () => {

@@ -1,7 +1,7 @@
 // PostgreSQL-only store behaviour: concurrent migrations, the LISTEN/NOTIFY change feed across
 // processes' connections, the create race, and an outage with recovery.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPostgresDriver, Store } from '../../src/store/index.js';
+import { MIGRATIONS, openPostgresDriver, Store } from '../../src/store/index.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const app = 'shop';
@@ -16,7 +16,7 @@ describe.runIf(postgresAvailable())('store on PostgreSQL', () => {
     const a = new Store(openPostgresDriver(pg.url));
     const b = new Store(openPostgresDriver(pg.url));
     const [na, nb] = await Promise.all([a.migrate(), b.migrate()]);
-    expect(na + nb).toBe(3);
+    expect(na + nb).toBe(MIGRATIONS.length);
     await a.putApp(app, { app });
     await a.close(); await b.close();
   });

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPgliteDriver, openPostgresDriver, readRouteTable, Store } from '../../src/store/index.js';
+import { MIGRATIONS, openPgliteDriver, openPostgresDriver, readRouteTable, Store } from '../../src/store/index.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swy-store-'));
@@ -26,7 +26,7 @@ describe.each(backends)('store ($name)', ({ name }) => {
   beforeAll(async () => {
     if (name === 'pglite') store = new Store(await openPgliteDriver(join(dir, 'store')));
     else { pgServer = await startPostgres(); store = new Store(openPostgresDriver(pgServer.url)); }
-    expect(await store.migrate()).toBe(3);
+    expect(await store.migrate()).toBe(MIGRATIONS.length);
   });
   afterAll(async () => { await store.close(); await pgServer?.destroy(); });
 

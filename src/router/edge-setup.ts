@@ -1,0 +1,57 @@
+/**
+ * @module router/edge-setup
+ * Builds the edge's optional parts from plain settings, the same way in the owner process and
+ * in router workers: access policies, the access log, metrics, and the HTTPS listener (SNI
+ * certificates from the local CA, HTTP/2 by ALPN, HTTP/1.1 fallback).
+ */
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createAccessLog, type AccessLog } from '../edge/access-log.js';
+import { CertificateManager, MemoryCertStore, tlsServerOptions } from '../edge/cert-store.js';
+import { createMetrics, type EdgeMetrics } from '../edge/metrics.js';
+import { EdgePolicies } from './edge-policy.js';
+
+/** Settings of the edge, serialisable (passed to workers through their environment). */
+export interface EdgeSettings {
+  serverSecret: string;
+  trustedProxies: string[];
+  /** `stdout`, a file path, or empty for none. */
+  accessLog: string;
+  /** Local CA for HTTPS (PEM), and the domains it issues for; absent = no HTTPS listener. */
+  tls?: { caCertPem: string; caKeyPem: string; domains: string[] };
+}
+
+export interface EdgeParts { policies: EdgePolicies; accessLog: AccessLog | undefined; metrics: EdgeMetrics; certs: CertificateManager | undefined }
+
+export function buildEdge(s: EdgeSettings): EdgeParts {
+  const accessLog = s.accessLog ? createAccessLog({ destination: s.accessLog }) : undefined;
+  if (accessLog) {
+    // Lines are buffered (no write per request); a tail -f still sees them within a second.
+    setInterval(() => { void accessLog.flush().catch(() => undefined); }, 1_000).unref();
+  }
+  return {
+    policies: new EdgePolicies({ serverSecret: s.serverSecret, trustedProxies: s.trustedProxies }),
+    accessLog,
+    metrics: createMetrics({ defaultMetrics: false }),
+    certs: s.tls ? new CertificateManager({ store: new MemoryCertStore(), localCa: { ca: { certPem: s.tls.caCertPem, keyPem: s.tls.caKeyPem }, domains: s.tls.domains } }) : undefined,
+  };
+}
+
+/** Starts the HTTPS (h2 + http/1.1) edge listener; resolves with the bound port. */
+export function listenHttps(certs: CertificateManager, handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string): Promise<{ server: Http2SecureServer; port: number }> {
+  const server = createSecureServer({ ...tlsServerOptions(certs) }, handler as never);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve({ server, port: (server.address() as AddressInfo).port }); });
+  });
+}
+
+export function edgeSettingsToEnv(s: EdgeSettings): Record<string, string> {
+  return { SWITCHYARD_EDGE: JSON.stringify(s) };
+}
+
+export function edgeSettingsFromEnv(): EdgeSettings | undefined {
+  const v = process.env.SWITCHYARD_EDGE;
+  return v ? (JSON.parse(v) as EdgeSettings) : undefined;
+}

@@ -1,0 +1,139 @@
+/**
+ * @module router/hygiene
+ * Request checks the router makes before routing, so that what reaches an upstream is framed
+ * one way only and within limits:
+ * - `Content-Length` together with `Transfer-Encoding`, several differing `Content-Length`
+ *   values, or a transfer coding other than `chunked` → 400 and the connection closed
+ *   (RFC 9112 §6.1, §6.3: request smuggling). node's parser already refuses most of these
+ *   (then {@link answerClientError} answers); this is the second line for what it lets through
+ *   (e.g. `Transfer-Encoding: gzip`, or a server started with `insecureHTTPParser`).
+ * - a declared body over the limit → 413 up front, without reading it; a chunked body is
+ *   counted while it streams ({@link CappedBody}) and cut off with 413.
+ * - a header block over the limit → 431: node's `maxHeaderSize` makes the parser fail with
+ *   `HPE_HEADER_OVERFLOW`, and {@link answerClientError} maps that to 431 (node's own 431 is
+ *   only sent when the server has no `clientError` listener).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable, type Duplex } from 'node:stream';
+import { swyError, toProblem, type SwitchyardError } from '../errors/index.js';
+import { sendProblem } from './problem.js';
+
+export interface RequestLimits {
+  /** Largest request body (bytes); default 100 MiB. */
+  maxBodyBytes: number;
+  /** Largest request line + header block (bytes), node's `maxHeaderSize`; default 32 KiB. */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_LIMITS: RequestLimits = { maxBodyBytes: 100 * 1024 * 1024, maxHeaderBytes: 32 * 1024 };
+
+export function resolveLimits(limits?: Partial<RequestLimits>): RequestLimits {
+  return { ...DEFAULT_LIMITS, ...limits };
+}
+
+const CLOSE = { connection: 'close' } as const;
+
+/** `Connection: close` for an HTTP/1 answer that must end the connection (HTTP/2 has no such field: its stream just ends). */
+export function closeHeaders(req: IncomingMessage): Record<string, string> | undefined {
+  return req.httpVersionMajor === 2 ? undefined : CLOSE;
+}
+
+/**
+ * Checks framing and declared size. Answers (and closes the connection) and returns true when
+ * the request is refused; returns false, having touched nothing, when it may go on.
+ */
+// HOT PATH: a request without a body costs two property reads.
+export function refuseRequest(req: IncomingMessage, res: ServerResponse, limits: RequestLimits): boolean {
+  const te = req.headers['transfer-encoding'];
+  const cl = req.headers['content-length'];
+  if (te === undefined && cl === undefined) return false;
+  const bad = framingProblem(req, te, cl);
+  if (bad !== undefined) { sendProblem(req, res, swyError('SWY_BAD_REQUEST', bad, { cause: 'framing' }), closeHeaders(req)); return true; }
+  if (cl !== undefined && Number(cl) > limits.maxBodyBytes) {
+    sendProblem(req, res, swyError('SWY_BODY_TOO_LARGE', `the request body (${cl} bytes) exceeds the router's limit of ${limits.maxBodyBytes} bytes`, { limit: limits.maxBodyBytes }), closeHeaders(req));
+    return true;
+  }
+  return false;
+}
+
+function framingProblem(req: IncomingMessage, te: string | undefined, cl: string | undefined): string | undefined {
+  if (te !== undefined && cl !== undefined) return 'a request must not carry both Content-Length and Transfer-Encoding';
+  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') return `unsupported Transfer-Encoding "${te}" (only "chunked" is accepted)`;
+  if (cl !== undefined) {
+    // node keeps the first Content-Length field only; the raw list has them all.
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i]!.length !== 14 || raw[i]!.toLowerCase() !== 'content-length') continue;
+      for (const v of raw[i + 1]!.split(',')) if (v.trim() !== cl) return 'conflicting Content-Length values';
+    }
+    if (!/^\d+$/.test(cl)) return `invalid Content-Length "${cl}"`;
+  }
+  return undefined;
+}
+
+/**
+ * The `clientError` listener of the router's servers: requests node's parser refused. A header
+ * block over `maxHeaderSize` gets 431, anything else 400 (as node itself would), with a problem
+ * body; then the connection is closed.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  // A response already on this connection (keep-alive) cannot be followed by ours; a reset peer hears nothing.
+  if (!socket.writable || err.code === 'ECONNRESET' || (socket as { _httpMessage?: unknown })._httpMessage) { socket.destroy(); return; }
+  let e: SwitchyardError;
+  let line: string;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    e = swyError('SWY_HEADERS_TOO_LARGE', 'the request line and header fields exceed the router\'s limit', { cause: err.code });
+    line = '431 Request Header Fields Too Large';
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    socket.end('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    return;
+  } else {
+    e = swyError('SWY_BAD_REQUEST', `malformed request: ${err.message}`, { cause: err.code ?? 'parse error' });
+    line = '400 Bad Request';
+  }
+  const body = JSON.stringify(toProblem(e));
+  socket.end(`HTTP/1.1 ${line}\r\ncontent-type: application/problem+json\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/**
+ * A request body (chunked, so of unknown length) passed on as it arrives, counted: past `limit`
+ * bytes it fails with `SWY_BODY_TOO_LARGE` (and {@link tooLarge} is set) instead of going on.
+ * It reads the request only when read itself, so nothing is consumed before the upstream asks.
+ */
+export class CappedBody extends Readable {
+  /** Set once the body went past the limit. */
+  tooLarge = false;
+  #bytes = 0;
+  #started = false;
+  readonly #src: IncomingMessage;
+  readonly #limit: number;
+
+  constructor(src: IncomingMessage, limit: number) {
+    super();
+    this.#src = src;
+    this.#limit = limit;
+  }
+
+  override _read(): void {
+    if (!this.#started) { this.#started = true; this.#attach(); }
+    this.#src.resume();
+  }
+
+  #attach(): void {
+    const src = this.#src;
+    src.on('data', (c: Buffer) => {
+      if (this.destroyed) return;
+      this.#bytes += c.length;
+      if (this.#bytes > this.#limit) {
+        this.tooLarge = true;
+        src.pause();
+        this.destroy(Object.assign(new Error(`request body exceeds ${this.#limit} bytes`), { code: 'SWY_BODY_TOO_LARGE' }));
+        return;
+      }
+      if (!this.push(c)) src.pause();
+    });
+    src.on('end', () => { if (!this.destroyed) this.push(null); });
+    src.on('error', (err) => { if (!this.destroyed) this.destroy(err); });
+    src.on('close', () => { if (!src.complete && !this.destroyed) this.destroy(Object.assign(new Error('the client aborted the request body'), { code: 'ECONNRESET' })); });
+  }
+}
