@@ -15,6 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import { openBlobStore } from './blob/index.js';
 import { loadOrCreateLocalCa } from './control/tls.js';
+import { AcmeIssuer } from './edge/acme.js';
+import { CertificateManager } from './edge/cert-store.js';
+import { DbCertStore, DbChallengeStore, listAcmeStatus, recordAcmeStatus } from './store/index.js';
 import { buildEdge, edgeSettingsToEnv, type EdgeParts, type EdgeSettings } from './router/edge-setup.js';
 import { Environments, Sites, SnapshotPublisher, createAdminServer, listen } from './control/index.js';
 import { swyError } from './errors/index.js';
@@ -223,6 +226,8 @@ export interface ControlOptions extends CommonOptions {
   edgePort: number;
   /** How long `env create`/`delete` wait for every live router to serve the change (ms). */
   propagationTimeoutMs?: number;
+  /** ACME: order certificates for `<domain>` and every `<env>.<domain>` (HTTP-01 answered by the routers). */
+  acme?: { directoryUrl: string; email: string; caBundle?: string };
 }
 
 /** Control plane + local runtime on a shared PostgreSQL; routers run as separate processes. */
@@ -240,8 +245,30 @@ export async function startControl(o: ControlOptions): Promise<RunningSwitchyard
     const runtime = createLocalRuntime({ logDir: join(dataDir, 'logs') });
     cleanup.push(() => runtime.stopAll());
     const discovery = discoveryUrls(spec, o.discoveryHost ?? '127.0.0.1', internalPortsFrom(spec, o.internalBasePort));
+    let issuer: AcmeIssuer | undefined;
+    if (o.acme) {
+      const certStore = new DbCertStore(store);
+      await certStore.start();
+      cleanup.push(() => certStore.stop());
+      const stored = await store.read((q) => q.query<{ value: string }>("SELECT value FROM secrets WHERE name = 'acme-account-key'"));
+      const acmeIssuer = new AcmeIssuer({
+        directoryUrl: o.acme.directoryUrl, email: o.acme.email, certStore, challengeStore: new DbChallengeStore(store),
+        ...(o.acme.caBundle ? { caBundle: o.acme.caBundle } : {}),
+        ...(stored.rows[0] ? { accountKeyPem: stored.rows[0].value } : {}),
+        retry: { baseMs: 5_000, maxMs: 10 * 60_000 }, polling: { backoffMin: 250, backoffMax: 2_000, backoffAttempts: 30 }, tickMs: 5_000,
+        onStatus: (st) => {
+          void recordAcmeStatus(store, st).catch(() => undefined);
+          const key = acmeIssuer.accountKeyPem;
+          if (key && !stored.rows[0]) void store.secret('acme-account-key', () => key).catch(() => undefined);
+        },
+      });
+      issuer = acmeIssuer;
+      issuer.start();
+      cleanup.push(() => acmeIssuer.stop());
+    }
+    const orderCert = (env: string) => { if (issuer) void issuer.ensure(env === 'base' ? spec.domain : `${env}.${spec.domain}`).catch((err) => o.log('certificate order failed', { env, err: String(err) })); };
     const environments = new Environments({
-      store, runtime, spec, discovery, edgePort: () => o.edgePort,
+      store, runtime, spec, discovery, edgePort: () => o.edgePort, onCreated: orderCert,
       waitRoutable: (v) => waitForRouters(store, v, o.propagationTimeoutMs ?? 10_000, o.log), log: o.log,
     });
     await environments.prepare();
@@ -257,6 +284,7 @@ export async function startControl(o: ControlOptions): Promise<RunningSwitchyard
           app: spec.app, domain: spec.domain, mode: 'control', store: store.kind, storeVersion,
           routers: routers.map((r) => ({ ...r, upToDate: r.version >= storeVersion })),
           allRoutersUpToDate: routers.length > 0 && routers.every((r) => r.version >= storeVersion), discovery,
+          ...(o.acme ? { certificates: await listAcmeStatus(store) } : {}),
         };
       },
     });
@@ -264,6 +292,7 @@ export async function startControl(o: ControlOptions): Promise<RunningSwitchyard
     cleanup.push(() => closeServer(admin));
     const adminUrl = `http://${o.host}:${adminPort}`;
     await sites.deployMissingBase();
+    if (issuer) for (const e of await store.listEnvironments(spec.app)) orderCert(e.name);
     return { spec, edgeUrl: '', adminUrl, dataDir, stop: () => cleanup.run() };
   } catch (err) {
     await cleanup.run();
@@ -292,9 +321,13 @@ export interface RouterNodeOptions extends CommonOptions {
   id?: string;
   /** Drain deadline on stop (ms). */
   drainMs?: number;
+  /** HTTPS edge port, serving certificates from the store (ACME); undefined = none. */
+  httpsPort?: number;
+  /** Access log: `stdout`, a file path, or '' (default) for none. */
+  accessLog?: string;
 }
 
-export interface RunningRouter { id: string; edgeUrl: string; adminUrl: string; stop(): Promise<void> }
+export interface RunningRouter { id: string; edgeUrl: string; adminUrl: string; httpsUrl?: string; stop(): Promise<void> }
 
 /**
  * A router replica: serves from the snapshot the store's feed keeps current, reports the version
@@ -311,7 +344,15 @@ export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRout
     const app = o.appName ?? await onlyApp(store);
     const spec = await store.getAppSpec<AppSpec>(app);
     if (!spec) throw swyError('SWY_NOT_FOUND', `app "${app}" is not in the store; start \`switchyard control\` first`);
-    const router = new Router({ blobStore: openBlobStore(o.blobUrl, o.dataDir ?? '.switchyard') });
+    const edgeParts = buildEdge({
+      serverSecret: await store.secret('session-secret', () => randomBytes(32).toString('base64url')),
+      trustedProxies: spec.trustedProxies ?? [], accessLog: o.accessLog ?? '',
+    });
+    cleanup.push(() => edgeParts.accessLog?.close());
+    const router = new Router({
+      blobStore: openBlobStore(o.blobUrl, o.dataDir ?? '.switchyard'), policies: edgeParts.policies, accessLog: edgeParts.accessLog,
+      metrics: edgeParts.metrics, acmeChallenges: new DbChallengeStore(store),
+    });
     const id = o.id ?? `${hostname()}-${process.pid}`;
     let edgeUrl = '';
     // Reports the served version once listening (like an Envoy ACK); failures are retried by the heartbeat.
@@ -323,9 +364,18 @@ export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRout
     const internal = await router.listenInternalOn(internalPortsFrom(spec, o.internalBasePort), o.host);
     const edgePort = await router.listenEdge(o.port, o.host);
     cleanup.push(() => router.close(o.drainMs ?? 5_000));
+    let httpsUrl: string | undefined;
+    if (o.httpsPort !== undefined) {
+      const certStore = new DbCertStore(store);
+      await certStore.start();
+      cleanup.push(() => certStore.stop());
+      const p = await router.listenHttps(new CertificateManager({ store: certStore }), o.httpsPort, o.host);
+      httpsUrl = `https://${o.host}:${p}`;
+    }
     edgeUrl = `http://${o.host}:${edgePort}`;
     const status: Server = createServer((req, res) => {
-      const body = JSON.stringify({ id, app, mode: 'router', snapshotVersion: router.version, edge: edgeUrl, internal, storeError: publisher.lastError ? String(publisher.lastError) : null });
+      if (req.url === '/metrics') { void edgeParts.metrics.text().then((t) => res.writeHead(200, { 'content-type': edgeParts.metrics.contentType }).end(t)); return; }
+      const body = JSON.stringify({ id, app, mode: 'router', snapshotVersion: router.version, edge: edgeUrl, https: httpsUrl ?? null, internal, storeError: publisher.lastError ? String(publisher.lastError) : null });
       res.writeHead(req.url === '/status' || req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' }).end(body);
     });
     const adminPort = await listen(status, o.adminPort, o.host);
@@ -334,7 +384,7 @@ export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRout
     await report();
     const heartbeat = setInterval(() => void report(), 1_000);
     cleanup.push(() => { clearInterval(heartbeat); return store.removeRouter(id).catch(() => undefined); });
-    return { id, edgeUrl, adminUrl, stop: () => cleanup.run() };
+    return { id, edgeUrl, adminUrl, ...(httpsUrl ? { httpsUrl } : {}), stop: () => cleanup.run() };
   } catch (err) {
     await cleanup.run();
     throw err;

@@ -4,6 +4,7 @@
  * talks to the admin API. Exit codes: 0 ok, 1 failure, 2 invalid spec or usage.
  */
 import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { formatSpecIssue, SpecError, SwitchyardError } from '../errors/index.js';
 import { startControl, startLocal, startRouterNode, type Log } from '../main.js';
@@ -81,12 +82,16 @@ export function buildProgram(): Command {
     .requiredOption('--internal-base-port <port>', 'discovery ports the routers listen on: service i (name order) gets base+i', '9100')
     .option('--edge-port <port>', 'edge port shown in URLs', '8080')
     .option('--blob-url <url>', 'blob store for site deploys, shared with the routers (file:///path or s3://…)', process.env.SWITCHYARD_BLOB_URL)
-    .action(async (opts: { databaseUrl: string; adminPort: string; host: string; dataDir?: string; internalBasePort: string; edgePort: string; blobUrl?: string }) => {
+    .option('--acme-directory <url>', 'order certificates from this ACME directory (HTTP-01, answered by the routers), e.g. Let\'s Encrypt\'s')
+    .option('--acme-email <email>', 'ACME account contact')
+    .option('--acme-ca-file <pem>', 'extra CA to trust for the ACME server\'s own TLS (test CAs such as pebble)')
+    .action(async (opts: { databaseUrl: string; adminPort: string; host: string; dataDir?: string; internalBasePort: string; edgePort: string; blobUrl?: string; acmeDirectory?: string; acmeEmail?: string; acmeCaFile?: string }) => {
       const g = program.opts<{ app: string }>();
       const running = await startControl({
         app: g.app, databaseUrl: opts.databaseUrl, adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         internalBasePort: port(opts.internalBasePort, '--internal-base-port'), edgePort: port(opts.edgePort, '--edge-port'),
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
+        ...(opts.acmeDirectory ? { acme: { directoryUrl: opts.acmeDirectory, email: opts.acmeEmail ?? 'admin@example.com', ...(opts.acmeCaFile ? { caBundle: readFileSync(opts.acmeCaFile, 'utf8') } : {}) } } : {}),
       });
       process.stdout.write(`switchyard control plane for "${running.spec.app}", admin ${running.adminUrl}\n` +
         `READY ${JSON.stringify({ admin: running.adminUrl, app: running.spec.app, pid: process.pid })}\n`);
@@ -104,14 +109,17 @@ export function buildProgram(): Command {
     .option('--id <id>', 'router id reported to the control plane (default <hostname>-<pid>)')
     .option('--drain-ms <ms>', 'on SIGTERM, how long in-flight requests may finish', '5000')
     .option('--blob-url <url>', 'blob store for site deploys, shared with the control plane (file:///path or s3://…)', process.env.SWITCHYARD_BLOB_URL)
-    .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string; blobUrl?: string }) => {
+    .option('--https-port <port>', 'HTTPS edge listener serving the certificates in the store (ACME)')
+    .option('--access-log <dest>', 'access log: a file path or "stdout" (default none)')
+    .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string; blobUrl?: string; httpsPort?: string; accessLog?: string }) => {
       const running = await startRouterNode({
         databaseUrl: opts.databaseUrl, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         internalBasePort: port(opts.internalBasePort, '--internal-base-port'), drainMs: Number(opts.drainMs),
         ...(opts.appName ? { appName: opts.appName } : {}), ...(opts.id ? { id: opts.id } : {}), ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
+        ...(opts.httpsPort ? { httpsPort: port(opts.httpsPort, '--https-port') } : {}), ...(opts.accessLog ? { accessLog: opts.accessLog } : {}),
       });
       process.stdout.write(`switchyard router ${running.id}: edge ${running.edgeUrl}, status ${running.adminUrl}/status\n` +
-        `READY ${JSON.stringify({ id: running.id, edge: running.edgeUrl, admin: running.adminUrl, pid: process.pid })}\n`);
+        `READY ${JSON.stringify({ id: running.id, edge: running.edgeUrl, admin: running.adminUrl, ...(running.httpsUrl ? { https: running.httpsUrl } : {}), pid: process.pid })}\n`);
       await untilSignal(running.stop);
     });
 

@@ -61,6 +61,8 @@ export interface EnvironmentsDeps {
   /** Resolves when the data plane serves at least this store version. */
   waitRoutable: (version: number) => Promise<void>;
   log: (msg: string, extra?: object) => void;
+  /** Called once an environment exists (e.g. to order its certificate). */
+  onCreated?: (name: string) => void;
 }
 
 export class Environments {
@@ -139,6 +141,7 @@ export class Environments {
         throw err;
       }
       await this.d.waitRoutable(version);
+      this.d.onCreated?.(name);
       return this.view(name);
     } finally {
       this.#creating.delete(name);

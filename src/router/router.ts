@@ -21,6 +21,7 @@ import type { ResilienceOptions } from './outlier.js';
 import type { EdgePolicies } from './edge-policy.js';
 import { listenHttps } from './edge-setup.js';
 import type { CertificateManager } from '../edge/cert-store.js';
+import type { ChallengeStore } from '../edge/acme.js';
 import type { Http2SecureServer } from 'node:http2';
 import type { AccessLog } from '../edge/access-log.js';
 import type { EdgeMetrics } from '../edge/metrics.js';
@@ -37,6 +38,8 @@ export interface RouterOptions {
   accessLog?: AccessLog;
   /** Request counters and durations (Prometheus). */
   metrics?: EdgeMetrics;
+  /** Answers ACME HTTP-01 challenges (`/.well-known/acme-challenge/<token>`) from the shared store. */
+  acmeChallenges?: ChallengeStore;
   /** Body (413) and header block (431) limits; default 100 MiB and 32 KiB. */
   limits?: Partial<RequestLimits>;
   /** Passive outlier ejection and retry budget tuning. */
@@ -66,7 +69,9 @@ export class Router {
     this.#policies = options.policies;
     this.#log = options.accessLog;
     this.#metrics = options.metrics;
+    this.#acme = options.acmeChallenges;
   }
+  readonly #acme: ChallengeStore | undefined;
 
   /** Starts the HTTPS edge listener (SNI certificates, h2 by ALPN); resolves with the bound port. */
   async listenHttps(certs: CertificateManager, port: number, host = '127.0.0.1'): Promise<number> {
@@ -153,6 +158,7 @@ export class Router {
     if (snap === undefined) { sendProblem(req, res, swyError('SWY_STORE_UNAVAILABLE', 'the router has no routing snapshot yet')); return; }
     const path = originForm(req.url);
     if (path === undefined) { sendProblem(req, res, swyError('SWY_BAD_REQUEST', `request target "${req.url}" is not in origin or absolute form`)); return; }
+    if (this.#acme !== undefined && target.edge && path.startsWith(ACME_PREFIX)) { answerChallenge(this.#acme, req, res, path); return; }
     if (req.headers.host === undefined && req.headers[':authority'] !== undefined) req.headers.host = req.headers[':authority'] as string; // HTTP/2
     const d = this.#decide(target, req, snap, path);
     if (target.edge) {
@@ -265,6 +271,16 @@ export class Router {
     clearTimeout(timer);
     await this.#pools.close();
   }
+}
+
+const ACME_PREFIX = '/.well-known/acme-challenge/';
+
+/** RFC 8555 §8.3: the key authorization for the token, as the ACME server fetches it over HTTP. */
+function answerChallenge(store: ChallengeStore, req: IncomingMessage, res: ServerResponse, path: string): void {
+  const token = path.slice(ACME_PREFIX.length).split('?')[0]!;
+  const send = (status: number, body: string) => res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' }).end(body);
+  if (!/^[A-Za-z0-9_-]{1,256}$/.test(token)) { send(404, 'not found\n'); return; }
+  store.get(token).then((ka) => (ka ? send(200, ka) : send(404, 'no such challenge\n')), () => send(503, 'challenge store unavailable\n'));
 }
 
 /** Keeps a valid W3C traceparent or creates one (then drops `tracestate`, which belonged to the old trace). */

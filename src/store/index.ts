@@ -7,3 +7,4 @@ export type { SqlDriver, Queryable } from './driver.js';
 export { MIGRATIONS } from './migrations.js';
 export { readRouteTable, readRouteDelta } from './route-table.js';
 export { activateNewDeploy, rollbackDeploy, listDeploys, referencedBlobHashes, type DeployRecord } from './deploys.js';
+export { DbCertStore, DbChallengeStore, recordAcmeStatus, listAcmeStatus } from './certs.js';

@@ -118,4 +118,34 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'certificates, ACME challenges and order status',
+    sql: `
+      CREATE TABLE certificates (
+        id text PRIMARY KEY,
+        hostnames jsonb NOT NULL,
+        cert_pem text NOT NULL,
+        key_pem text NOT NULL,
+        not_before timestamptz NOT NULL,
+        not_after timestamptz NOT NULL,
+        source text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE certificate_names (
+        name text PRIMARY KEY,
+        certificate_id text NOT NULL REFERENCES certificates(id) ON DELETE CASCADE
+      );
+      CREATE TABLE acme_challenges (
+        token text PRIMARY KEY,
+        key_authorization text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE acme_status (
+        host text PRIMARY KEY,
+        status jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
