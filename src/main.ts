@@ -111,7 +111,10 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
       trustedProxies: spec.trustedProxies,
       accessLog: o.accessLog ?? join(dataDir, 'logs', 'access.log'),
       ...(ca ? { tls: { caCertPem: ca.certPem, caKeyPem: ca.keyPem, domains: [spec.domain] } } : {}),
+      ...(spec.https.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: spec.https.hstsMaxAgeSeconds } : {}),
     };
+    if (o.httpsPort === 0 && spec.https.redirect && !spec.https.redirectPort) o = { ...o, httpsPort: (await freePorts(['https'], o.host)).https! };
+    if (spec.https.redirect && o.httpsPort !== undefined) edgeSettings.redirectToHttpsPort = spec.https.redirectPort ?? o.httpsPort;
     // The data plane: router workers (separate processes), or a router in this process.
     let router: Router | undefined;
     let edge: EdgeParts | undefined;
@@ -122,7 +125,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
       edge = buildEdge(edgeSettings);
       const e = edge;
       cleanup.push(() => e.accessLog?.close());
-      router = new Router({ blobStore: openBlobStore(o.blobUrl, dataDir), policies: edge.policies, accessLog: edge.accessLog, metrics: edge.metrics });
+      router = new Router({ blobStore: openBlobStore(o.blobUrl, dataDir), policies: edge.policies, accessLog: edge.accessLog, metrics: edge.metrics, ...edge.routerOptions });
       const r = router;
       cleanup.push(() => r.close(o.drainMs ?? 2_000));
       internalPorts = o.internalBasePort
@@ -347,11 +350,13 @@ export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRout
     const edgeParts = buildEdge({
       serverSecret: await store.secret('session-secret', () => randomBytes(32).toString('base64url')),
       trustedProxies: spec.trustedProxies ?? [], accessLog: o.accessLog ?? '',
+      ...(spec.https?.redirect && (spec.https.redirectPort ?? o.httpsPort) ? { redirectToHttpsPort: spec.https.redirectPort ?? o.httpsPort! } : {}),
+      ...(spec.https?.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: spec.https.hstsMaxAgeSeconds } : {}),
     });
     cleanup.push(() => edgeParts.accessLog?.close());
     const router = new Router({
       blobStore: openBlobStore(o.blobUrl, o.dataDir ?? '.switchyard'), policies: edgeParts.policies, accessLog: edgeParts.accessLog,
-      metrics: edgeParts.metrics, acmeChallenges: new DbChallengeStore(store),
+      metrics: edgeParts.metrics, acmeChallenges: new DbChallengeStore(store), ...edgeParts.routerOptions,
     });
     const id = o.id ?? `${hostname()}-${process.pid}`;
     let edgeUrl = '';

@@ -18,11 +18,18 @@ export interface EdgeSettings {
   trustedProxies: string[];
   /** `stdout`, a file path, or empty for none. */
   accessLog: string;
+  /** HTTP → HTTPS redirect port and HSTS max-age (s), from the spec's `https` block. */
+  redirectToHttpsPort?: number;
+  hstsMaxAgeSeconds?: number;
   /** Local CA for HTTPS (PEM), and the domains it issues for; absent = no HTTPS listener. */
   tls?: { caCertPem: string; caKeyPem: string; domains: string[] };
 }
 
-export interface EdgeParts { policies: EdgePolicies; accessLog: AccessLog | undefined; metrics: EdgeMetrics; certs: CertificateManager | undefined }
+export interface EdgeParts {
+  policies: EdgePolicies; accessLog: AccessLog | undefined; metrics: EdgeMetrics; certs: CertificateManager | undefined;
+  /** Router options derived from the settings. */
+  routerOptions: { redirectToHttps?: { port: number }; hstsMaxAgeSeconds?: number };
+}
 
 export function buildEdge(s: EdgeSettings): EdgeParts {
   const accessLog = s.accessLog ? createAccessLog({ destination: s.accessLog }) : undefined;
@@ -34,6 +41,10 @@ export function buildEdge(s: EdgeSettings): EdgeParts {
     policies: new EdgePolicies({ serverSecret: s.serverSecret, trustedProxies: s.trustedProxies }),
     accessLog,
     metrics: createMetrics({ defaultMetrics: false }),
+    routerOptions: {
+      ...(s.redirectToHttpsPort !== undefined ? { redirectToHttps: { port: s.redirectToHttpsPort } } : {}),
+      ...(s.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: s.hstsMaxAgeSeconds } : {}),
+    },
     certs: s.tls ? new CertificateManager({ store: new MemoryCertStore(), localCa: { ca: { certPem: s.tls.caCertPem, keyPem: s.tls.caKeyPem }, domains: s.tls.domains } }) : undefined,
   };
 }

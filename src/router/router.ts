@@ -34,6 +34,10 @@ export interface RouterOptions {
   blobStore?: BlobStore;
   /** Enforces per-environment access policies; without it, policies are not enforced. */
   policies?: EdgePolicies;
+  /** Plain-HTTP edge requests get 308 to `https://<host>[:port]`; ACME challenges are still answered. */
+  redirectToHttps?: { port: number };
+  /** `Strict-Transport-Security: max-age=<s>` on HTTPS edge responses. */
+  hstsMaxAgeSeconds?: number;
   /** One JSON line per edge request. */
   accessLog?: AccessLog;
   /** Request counters and durations (Prometheus). */
@@ -70,7 +74,11 @@ export class Router {
     this.#log = options.accessLog;
     this.#metrics = options.metrics;
     this.#acme = options.acmeChallenges;
+    this.#redirect = options.redirectToHttps;
+    this.#hsts = options.hstsMaxAgeSeconds !== undefined ? `max-age=${options.hstsMaxAgeSeconds}` : undefined;
   }
+  readonly #redirect: { port: number } | undefined;
+  readonly #hsts: string | undefined;
   readonly #acme: ChallengeStore | undefined;
 
   /** Starts the HTTPS edge listener (SNI certificates, h2 by ALPN); resolves with the bound port. */
@@ -159,6 +167,13 @@ export class Router {
     const path = originForm(req.url);
     if (path === undefined) { sendProblem(req, res, swyError('SWY_BAD_REQUEST', `request target "${req.url}" is not in origin or absolute form`)); return; }
     if (this.#acme !== undefined && target.edge && path.startsWith(ACME_PREFIX)) { answerChallenge(this.#acme, req, res, path); return; }
+    if (target.edge && this.#redirect !== undefined && target.https !== true) {
+      const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+      const location = `https://${host}${this.#redirect.port === 443 ? '' : `:${this.#redirect.port}`}${path}`;
+      res.writeHead(308, { location, 'content-length': '0' }).end();
+      return;
+    }
+    if (target.edge && target.https === true && this.#hsts !== undefined) res.setHeader('strict-transport-security', this.#hsts);
     if (req.headers.host === undefined && req.headers[':authority'] !== undefined) req.headers.host = req.headers[':authority'] as string; // HTTP/2
     const d = this.#decide(target, req, snap, path);
     if (target.edge) {

@@ -22,7 +22,7 @@ if (edge) {
 }
 const router = new Router({
   blobStore: openBlobStore(process.env.SWITCHYARD_BLOB_URL || undefined, process.env.SWITCHYARD_DATA_DIR ?? '.switchyard'),
-  ...(edge ? { policies: edge.policies, accessLog: edge.accessLog, metrics: edge.metrics } : {}),
+  ...(edge ? { policies: edge.policies, accessLog: edge.accessLog, metrics: edge.metrics, ...edge.routerOptions } : {}),
 });
 let snap: Snapshot | undefined;
 const send = (m: FromWorker) => { if (process.connected) process.send!(m); };

@@ -132,6 +132,7 @@ export function parseSpec(source: string, file: string): AppSpec {
     sites: Object.fromEntries(Object.entries(s.sites).map(([n, site]) => [n, { ...site, dir: resolve(root, site.dir), public: site.public.map(normalisePrefix) }])),
     access: s.access,
     trustedProxies: s.trustedProxies,
+    https: s.https,
     root,
     file,
   };

@@ -100,6 +100,11 @@ export const SpecSchema = z
       previews: AccessSpecSchema.optional().describe('Default policy of every preview (overridable at env create)'),
     }).default({}).describe('Access policies'),
     trustedProxies: z.array(z.string()).default([]).describe('CIDRs of proxies in front of switchyard whose X-Forwarded-For is believed'),
+    https: z.strictObject({
+      redirect: z.boolean().default(false).describe('Answer plain-HTTP edge requests with 308 to the HTTPS URL (ACME challenges excepted)'),
+      redirectPort: z.number().int().min(1).max(65_535).optional().describe('Port in redirect URLs (default: the HTTPS listener\'s; 443 behind a load balancer)'),
+      hstsMaxAgeSeconds: z.number().int().min(0).optional().describe('Send Strict-Transport-Security with this max-age on HTTPS responses'),
+    }).default({ redirect: false }).describe('HTTPS behaviour of the edge'),
   })
   .describe('switchyard.yaml: an application declared once, run as base and previews');
 
@@ -119,6 +124,7 @@ export interface AppSpec {
   sites: Record<string, SiteSpec>;
   access: { base?: AccessSpec; previews?: AccessSpec };
   trustedProxies: string[];
+  https: { redirect: boolean; redirectPort?: number | undefined; hstsMaxAgeSeconds?: number | undefined };
   /** Absolute folder of the spec file; `cwd`s are resolved against it. */
   root: string;
   /** Spec file path as given (for messages). */
