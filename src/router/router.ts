@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { swyError } from '../errors/index.js';
 import { resolveEdge, resolveInternal, type RouteDecision, type Snapshot } from '../routing/index.js';
-import { proxyHttp, proxyUpgrade, type ProxyRequestInfo } from './proxy.js';
+import { proxyHttp, proxyUpgrade, type ProxyOutcome, type ProxyRequestInfo } from './proxy.js';
 import { sendProblem } from './problem.js';
 import { serveStatic } from './static.js';
 import type { BlobStore, DeployManifest } from '../blob/index.js';
@@ -177,50 +177,66 @@ export class Router {
     if (req.headers.host === undefined && req.headers[':authority'] !== undefined) req.headers.host = req.headers[':authority'] as string; // HTTP/2
     const d = this.#decide(target, req, snap, path);
     if (target.edge) {
-      if (this.#log !== undefined || this.#metrics !== undefined) this.#observe(req, res, d);
+      const obs = this.#log !== undefined || this.#metrics !== undefined ? this.#observer(req, res, d) : undefined;
       ensureTrace(req);
       // Access policy: whichever way the environment was selected, its policy applies.
       const env = d.kind === 'unknown-env' ? undefined : d.env;
       if (env !== undefined && env.access !== undefined && this.#policies !== undefined) {
-        void this.#policies.admit(req, res, env, target.https === true).then((ok) => { if (ok) this.#dispatch(target, req, res, snap, d, path); },
-          (err) => sendProblem(req, res, swyError('SWY_INTERNAL', `access check failed: ${(err as Error).message}`)));
+        void this.#policies.admit(req, res, env, target.https === true).then((ok) => {
+          if (ok) this.#dispatch(target, req, res, snap, d, path, obs);
+          else if (obs) atClose(res, obs);
+        }, (err) => sendProblem(req, res, swyError('SWY_INTERNAL', `access check failed: ${(err as Error).message}`)));
         return;
       }
+      this.#dispatch(target, req, res, snap, d, path, obs);
+      return;
     }
-    this.#dispatch(target, req, res, snap, d, path);
+    this.#dispatch(target, req, res, snap, d, path, undefined);
   }
 
-  #dispatch(target: Target, req: IncomingMessage, res: ServerResponse, snap: Snapshot, d: RouteDecision, path: string): void {
-    if (d.kind === 'site') { this.#serveSite(req, res, d, path); return; }
-    if (d.kind !== 'upstream') { this.#noUpstream(req, res, d); return; }
-    void proxyHttp(this.#pools, req, res, d, this.#info(target, req, snap, d, path));
+  #dispatch(target: Target, req: IncomingMessage, res: ServerResponse, snap: Snapshot, d: RouteDecision, path: string, obs: ((o?: ProxyOutcome) => void) | undefined): void {
+    if (d.kind !== 'upstream') {
+      if (obs) atClose(res, obs);
+      if (d.kind === 'site') this.#serveSite(req, res, d, path); else this.#noUpstream(req, res, d);
+      return;
+    }
+    const p = proxyHttp(this.#pools, req, res, d, this.#info(target, req, snap, d, path));
+    if (obs) p.then(obs, () => obs());
   }
 
-  /** Access log line and metrics when the response is done (only when either is configured). */
-  #observe(req: IncomingMessage, res: ServerResponse, d: RouteDecision): void {
+  /**
+   * Returns the function that writes the access-log line and metrics for this request: called
+   * with the proxy's outcome (retries, upstream time, 499) when it proxied, else at response close.
+   * Only built when logging or metrics are configured.
+   */
+  #observer(req: IncomingMessage, res: ServerResponse, d: RouteDecision): (o?: ProxyOutcome) => void {
     const start = performance.now();
     const socket = req.socket;
     const written = socket.bytesWritten;
-    const done = () => {
+    let done = false;
+    return (o?: ProxyOutcome) => {
+      if (done) return;
+      done = true;
       const durationMs = performance.now() - start;
       const env = d.kind === 'unknown-env' ? d.name : d.env.name;
       const service = d.kind === 'upstream' || d.kind === 'site' || d.kind === 'no-upstream' ? d.service.name : undefined;
-      const status = res.writableFinished ? res.statusCode : 499; // client went away first
+      const status = o?.status ?? (res.writableFinished ? res.statusCode : 499); // 499: the client went away first
       this.#metrics?.observeRequest({ env, ...(service ? { service } : {}), status, durationMs });
       if (this.#log !== undefined) {
         const tp = req.headers.traceparent as string | undefined;
         this.#log.log({
           reqId: (res.getHeader('x-request-id') as string | undefined) ?? '', env, ...(service ? { service } : {}),
-          ...(d.kind === 'upstream' ? { instance: `${d.service.name}@${d.upstream.env}` } : d.kind === 'site' ? { instance: `${d.service.name}@${d.deploy.id}` } : {}),
+          ...(d.kind === 'upstream' ? { instance: o?.endpoint ?? `${d.upstream.env}/${d.service.name}` } : d.kind === 'site' ? { instance: `${d.service.name}@${d.deploy.id}` } : {}),
           method: req.method ?? '', host: (req.headers.host ?? '') as string, path: req.url ?? '', status,
           bytes: Math.max(0, socket.bytesWritten - written), durationMs: Math.round(durationMs * 1000) / 1000,
+          ...(o?.upstreamMs !== undefined ? { upstreamMs: Math.round(o.upstreamMs * 1000) / 1000 } : {}),
+          ...(o ? { retries: o.retries } : {}),
           clientIp: this.#policies?.clientIp(req) ?? socket.remoteAddress ?? '',
           ...(d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? { fallback: d.fallback } : {}),
           ...(tp ? { traceId: tp.slice(3, 35) } : {}),
         });
       }
     };
-    res.once('close', done);
   }
 
   #serveSite(req: IncomingMessage, res: ServerResponse, d: Extract<RouteDecision, { kind: 'site' }>, path: string): void {
@@ -289,6 +305,11 @@ export class Router {
 }
 
 const ACME_PREFIX = '/.well-known/acme-challenge/';
+
+/** Runs `f` once the response is closed (at once if it already is). */
+function atClose(res: ServerResponse, f: () => void): void {
+  if (res.closed) f(); else res.once('close', () => f());
+}
 
 /** RFC 8555 §8.3: the key authorization for the token, as the ACME server fetches it over HTTP. */
 function answerChallenge(store: ChallengeStore, req: IncomingMessage, res: ServerResponse, path: string): void {

@@ -130,9 +130,9 @@ describe('switchyard up with the shop example', () => {
     const ls = await sy.cli(['env', 'ls']);
     expect(ls.code, ls.stderr).toBe(0);
     const rows = ls.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
-    expect(rows[0]).toEqual(['NAME', 'KIND', 'URL', 'RUNS', 'HEALTH']);
-    expect(rows.find((r) => r[0] === 'base')).toEqual(['base', 'base', `http://shop.localhost:${port}/`, 'web,api,payments', 'healthy']);
-    expect(rows.find((r) => r[0] === 'feat1')).toEqual(['feat1', 'preview', `http://feat1.shop.localhost:${port}/`, 'api', 'healthy']);
+    expect(rows[0]).toEqual(['NAME', 'KIND', 'URL', 'RUNS', 'HEALTH', 'ACCESS']);
+    expect(rows.find((r) => r[0] === 'base')).toEqual(['base', 'base', `http://shop.localhost:${port}/`, 'web,api,payments', 'healthy', 'public']);
+    expect(rows.find((r) => r[0] === 'feat1')).toEqual(['feat1', 'preview', `http://feat1.shop.localhost:${port}/`, 'api', 'healthy', 'public']);
     expect(rows).toHaveLength(3);
 
     const envs = await sy.envs();
