@@ -7,8 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { formatSpecIssue, SpecError, SwitchyardError } from '../errors/index.js';
-import { startControl, startLocal, startRouterNode, type Log } from '../main.js';
-import { openStore } from '../store/index.js';
+import type { Log } from '../main.js';
 import { loadSpecFile, specJsonSchema } from '../spec/index.js';
 import { adminUrl, call } from './client.js';
 import { registerSiteCommands } from './site.js';
@@ -49,6 +48,8 @@ export function buildProgram(): Command {
       const onTerm = () => early('SIGTERM');
       process.once('SIGINT', onInt);
       process.once('SIGTERM', onTerm);
+      // Server code (store, router, runtime) loads only for server commands: client commands start fast.
+      const { startLocal } = await import('../main.js');
       const running = await startLocal({
         app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         workers, drainMs: Number(opts.drainMs), signal: abort.signal,
@@ -87,6 +88,7 @@ export function buildProgram(): Command {
     .option('--acme-ca-file <pem>', 'extra CA to trust for the ACME server\'s own TLS (test CAs such as pebble)')
     .action(async (opts: { databaseUrl: string; adminPort: string; host: string; dataDir?: string; internalBasePort: string; edgePort: string; blobUrl?: string; acmeDirectory?: string; acmeEmail?: string; acmeCaFile?: string }) => {
       const g = program.opts<{ app: string }>();
+      const { startControl } = await import('../main.js');
       const running = await startControl({
         app: g.app, databaseUrl: opts.databaseUrl, adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         internalBasePort: port(opts.internalBasePort, '--internal-base-port'), edgePort: port(opts.edgePort, '--edge-port'),
@@ -112,6 +114,7 @@ export function buildProgram(): Command {
     .option('--https-port <port>', 'HTTPS edge listener serving the certificates in the store (ACME)')
     .option('--access-log <dest>', 'access log: a file path or "stdout" (default none)')
     .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string; blobUrl?: string; httpsPort?: string; accessLog?: string }) => {
+      const { startRouterNode } = await import('../main.js');
       const running = await startRouterNode({
         databaseUrl: opts.databaseUrl, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         internalBasePort: port(opts.internalBasePort, '--internal-base-port'), drainMs: Number(opts.drainMs),
@@ -128,6 +131,7 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL store (or $SWITCHYARD_DATABASE_URL)')
     .option('--data-dir <dir>', 'embedded store folder (default <app>/.switchyard)', '.switchyard')
     .action(async (opts: { databaseUrl?: string; dataDir: string }) => {
+      const { openStore } = await import('../store/index.js');
       const store = await openStore({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir });
       process.stdout.write(`store migrated (${store.kind}, version ${await store.version()})\n`);
       await store.close();

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { createReadStream, statSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Command } from 'commander';
-import { buildManifestWithSources } from '../blob/index.js';
+import { existsSync } from 'node:fs';
+import { buildManifestWithSources } from '../blob/manifest.js';
 import { swyError } from '../errors/index.js';
 import { loadSpecFile } from '../spec/index.js';
 import { call } from './client.js';
@@ -31,11 +32,14 @@ export function registerSiteCommands(program: Command, admin: AdminOf): void {
       const s = spec.sites[name];
       if (!s) throw swyError('SWY_NOT_FOUND', `site "${name}" is not in ${spec.file} (sites: ${Object.keys(spec.sites).join(', ') || 'none'})`);
       const dir = opts.dir ?? s.dir;
+      const keep = opts.keep === undefined ? undefined : Number(opts.keep);
+      if (keep !== undefined && (!Number.isInteger(keep) || keep < 1)) throw swyError('SWY_BAD_REQUEST', `--keep expects an integer ≥ 1, got "${opts.keep}"`);
       if (!opts.dir && s.build && opts.build) {
         process.stderr.write(`building ${name}: ${s.build}\n`);
         const r = spawnSync(s.build, { shell: true, cwd: spec.root, stdio: ['ignore', 'inherit', 'inherit'] });
         if (r.status !== 0) throw swyError('SWY_BAD_REQUEST', `build of site "${name}" failed (exit ${r.status ?? r.signal}); nothing was uploaded`);
       }
+      if (!existsSync(dir)) throw swyError('SWY_NOT_FOUND', `site "${name}": folder ${dir} does not exist${s.build && !opts.dir ? ` (did \`${s.build}\` produce it?)` : ''}; nothing was uploaded`);
       const { manifest, sources } = await buildManifestWithSources(dir, { site: name });
       const byHash = new Map<string, { path: string; size: number }>();
       for (const [p, f] of Object.entries(manifest.files)) if (!byHash.has(f.hash)) byHash.set(f.hash, { path: sources.get(p)!, size: f.size });
@@ -59,7 +63,7 @@ export function registerSiteCommands(program: Command, admin: AdminOf): void {
         }
       }));
       if (tty) process.stderr.write('\n');
-      const r = await call<{ id: string; files: number }>(base, 'POST', `/v1/sites/${encodeURIComponent(name)}/deploys`, { env: opts.env, manifest, ...(opts.keep ? { keep: Number(opts.keep) } : {}) });
+      const r = await call<{ id: string; files: number }>(base, 'POST', `/v1/sites/${encodeURIComponent(name)}/deploys`, { env: opts.env, manifest, ...(keep !== undefined ? { keep } : {}) });
       if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       else process.stdout.write(`deployed ${name} ${r.id} to ${opts.env}: ${r.files} files, ${missing.length} uploaded\n`);
     });

@@ -244,7 +244,7 @@ export class Router {
     if (this.#blobs === undefined) { sendProblem(req, res, swyError('SWY_BLOB_STORE_UNAVAILABLE', `no blob store configured to serve site "${d.service.name}"`, { env: d.env.name, site: d.service.name })); return; }
     if (d.stripLength > 0 && (path.length === d.stripLength || path.charCodeAt(d.stripLength) === 63 /* ? */)) {
       // `/docs` → `/docs/`: relative links in the site's index resolve against the folder.
-      res.writeHead(301, { location: path.slice(0, d.stripLength) + '/' + path.slice(d.stripLength), 'content-length': '0' }).end();
+      res.writeHead(301, { location: path.slice(0, d.stripLength) + '/' + path.slice(d.stripLength), 'content-length': '0', 'cache-control': 'no-cache' }).end();
       return;
     }
     let sitePath = d.stripLength > 0 ? path.slice(d.stripLength) : path;

@@ -47,6 +47,7 @@ export async function rollbackDeploy(store: Store, app: string, env: string, sit
     if (!target) {
       const cur = await tx.query<{ deploy_id: string }>('SELECT deploy_id FROM site_deploys WHERE app = $1 AND env = $2 AND site = $3', [app, env, site]);
       const current = cur.rows[0]?.deploy_id;
+      if (!current) throw swyError('SWY_NOT_FOUND', `site "${site}" has no own deploy in environment "${env}" to roll back from${env === 'base' ? '' : ' (it serves base\'s)'}`, { site, env });
       const prev = await tx.query<{ id: string }>(
         `SELECT id FROM deploys WHERE app = $1 AND site = $2 AND env = $3 AND ($4::text IS NULL OR created_at < (SELECT created_at FROM deploys WHERE id = $4))
          ORDER BY created_at DESC, id DESC LIMIT 1`, [app, site, env, current ?? null]);

@@ -68,10 +68,11 @@ export function makeWorkspace(prefix = 'swy-e2e-'): Workspace {
 /**
  * Environment of every child: local mode with the embedded store and the default blob store,
  * whatever the calling shell has set (`$SWITCHYARD_DATABASE_URL` would switch to PostgreSQL,
- * `$SWITCHYARD_BLOB_URL` to another blob store, `$SWITCHYARD_ADMIN_URL` would redirect the CLI).
+ * `$SWITCHYARD_BLOB_URL` to another blob store, `$SWITCHYARD_ADMIN_URL` would redirect the CLI,
+ * `$SWITCHYARD_TOKEN` would authenticate every CLI call; pass it in `env` where a test wants it).
  */
 function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...process.env, SWITCHYARD_ADMIN_URL: '', SWITCHYARD_DATABASE_URL: '', SWITCHYARD_BLOB_URL: '', ...extra };
+  return { ...process.env, SWITCHYARD_ADMIN_URL: '', SWITCHYARD_DATABASE_URL: '', SWITCHYARD_BLOB_URL: '', SWITCHYARD_TOKEN: '', ...extra };
 }
 
 // Every switchyard we start, so a crashed test run cannot leave one behind.
@@ -156,6 +157,11 @@ export interface Switchyard {
   /** PID announced on the READY line. */
   pid: number;
   edgePort: number;
+  /** HTTPS edge (`https://<host>:<port>`) and local CA certificate path, when HTTPS is on. */
+  https?: string;
+  ca?: string;
+  /** The whole READY JSON. */
+  ready: Record<string, unknown>;
   /** Everything printed so far. */
   stdout(): string;
   stderr(): string;
@@ -193,7 +199,7 @@ export async function startSwitchyard(o: StartOptions): Promise<Switchyard> {
     child.once('exit', (code, signal) => { exit = { code, signal }; live.delete(child); resolve(exit); });
   });
 
-  const ready = await new Promise<{ edge: string; admin: string; pid: number }>((resolve, reject) => {
+  const ready = await new Promise<{ edge: string; admin: string; pid: number; https?: string; ca?: string }>((resolve, reject) => {
     const fail = (why: string) => {
       cleanup();
       if (exit === undefined) child.kill('SIGKILL');
@@ -237,6 +243,8 @@ export async function startSwitchyard(o: StartOptions): Promise<Switchyard> {
   };
   return {
     edge, admin, pid: ready.pid, edgePort: Number(new URL(edge).port), child,
+    ...(ready.https !== undefined ? { https: ready.https } : {}), ...(ready.ca !== undefined ? { ca: ready.ca } : {}),
+    ready: ready as unknown as Record<string, unknown>,
     stdout: () => stdout, stderr: () => stderr,
     cli,
     get: (p, go = {}) => request(go.base ?? edge, p, go),
