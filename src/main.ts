@@ -118,9 +118,10 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     // The data plane: router workers (separate processes), or a router in this process.
     let router: Router | undefined;
     let edge: EdgeParts | undefined;
-    let internalPorts: Record<string, number>;
+    let internalPorts: Record<string, number> = {};
     if (workerCount > 0) {
-      internalPorts = o.internalBasePort ? internalPortsFrom(spec, o.internalBasePort) : await freePorts(Object.keys(spec.services).sort(), o.host);
+      // Workers bind these (0 = a port node:cluster picks once and shares among the workers).
+      internalPorts = o.internalBasePort ? internalPortsFrom(spec, o.internalBasePort) : Object.fromEntries(Object.keys(spec.services).sort().map((s) => [s, 0]));
     } else {
       edge = buildEdge(edgeSettings);
       const e = edge;
@@ -132,7 +133,8 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
         ? await router.listenInternalOn(internalPortsFrom(spec, o.internalBasePort), o.host)
         : await router.listenInternal(Object.keys(spec.services), o.host);
     }
-    const discovery = discoveryUrls(spec, o.host, internalPorts);
+    // Filled in once the data plane listens (the runtime reads it when it starts instances).
+    const discovery: Record<string, string> = router ? discoveryUrls(spec, o.host, internalPorts) : {};
 
     const runtime = createLocalRuntime({ logDir: join(dataDir, 'logs') });
     cleanup.push(() => runtime.stopAll());
@@ -148,6 +150,20 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     publisher.onSnapshot((s, update) => { router?.setSnapshot(s); workers?.broadcast(update); });
     await publisher.start();
     cleanup.push(() => publisher.stop());
+    let httpsPort = o.httpsPort;
+    if (workerCount > 0) {
+      // Workers start before the instances: the discovery ports instances are given must be bound.
+      const w = new RouterWorkers(workerCount, { host: o.host, edgePort, internal: internalPorts, ...(httpsPort !== undefined ? { httpsPort } : {}) }, () => publisher.currentTable(), o.log,
+        { SWITCHYARD_BLOB_URL: o.blobUrl ?? '', SWITCHYARD_DATA_DIR: dataDir, ...edgeSettingsToEnv(edgeSettings) });
+      workers = w;
+      cleanup.push(() => w.stop(o.drainMs ?? 2_000));
+      o.signal?.throwIfAborted();
+      await w.start();
+      const bound = w.ports!;
+      edgePort = bound.edge;
+      if (bound.https !== undefined) httpsPort = bound.https;
+      Object.assign(discovery, discoveryUrls(spec, o.host, bound.internal));
+    }
     await environments.startAll(o.signal);
     o.signal?.throwIfAborted();
     const sites = new Sites({ store, blobs: openBlobStore(o.blobUrl, dataDir), spec, waitRoutable: (v) => (workers ? workers.waitForVersion(v) : router!.waitForVersion(v)), log: o.log });
@@ -169,17 +185,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     });
     const adminPort = await listen(admin, o.adminPort, o.host);
     cleanup.push(() => closeServer(admin));
-    let httpsPort = o.httpsPort;
-    if (workerCount > 0) {
-      if (edgePort === 0) edgePort = (await freePorts(['edge'], o.host)).edge!;
-      if (httpsPort === 0) httpsPort = (await freePorts(['https'], o.host)).https!;
-      const w = new RouterWorkers(workerCount, { host: o.host, edgePort, internal: internalPorts, ...(httpsPort !== undefined ? { httpsPort } : {}) }, () => publisher.currentTable(), o.log,
-        { SWITCHYARD_BLOB_URL: o.blobUrl ?? '', SWITCHYARD_DATA_DIR: dataDir, ...edgeSettingsToEnv(edgeSettings) });
-      workers = w;
-      cleanup.push(() => w.stop(o.drainMs ?? 2_000));
-      o.signal?.throwIfAborted();
-      await w.start();
-    } else {
+    if (workerCount === 0) {
       edgePort = await router!.listenEdge(o.port, o.host);
       if (httpsPort !== undefined && edge?.certs) httpsPort = await router!.listenHttps(edge.certs, httpsPort, o.host);
     }

@@ -15,6 +15,9 @@ export interface ListenSpec {
   httpsPort?: number;
 }
 
+/** Ports a worker bound; with port 0, node:cluster gives every worker the same ports (same listen order). */
+export interface BoundPorts { edge: number; internal: Record<string, number>; https?: number }
+
 export type ToWorker =
   | { type: 'swy:table'; table: RouteTable }
   | { type: 'swy:delta'; delta: RouteDelta }
@@ -25,5 +28,5 @@ export type FromWorker =
   | { type: 'swy:hello' }
   | { type: 'swy:ack'; version: number }
   | { type: 'swy:nack'; version: number; error: string }
-  | { type: 'swy:listening' }
+  | { type: 'swy:listening'; ports: BoundPorts }
   | { type: 'swy:listen-error'; error: string };

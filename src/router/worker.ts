@@ -44,14 +44,20 @@ process.on('message', (m: ToWorker) => {
         send({ type: 'swy:ack', version: snap.version });
       } catch (err) { send({ type: 'swy:nack', version: m.delta.version, error: String(err) }); }
       return;
-    case 'swy:listen':
+    case 'swy:listen': {
       // Listening comes after the first table: a (re)started worker never serves without a snapshot.
-      Promise.all([
-        router.listenEdge(m.listen.edgePort, m.listen.host), router.listenInternalOn(m.listen.internal, m.listen.host),
-        ...(m.listen.httpsPort !== undefined && edge?.certs ? [router.listenHttps(edge.certs, m.listen.httpsPort, m.listen.host)] : []),
-      ])
-        .then(() => send({ type: 'swy:listening' }), (err) => send({ type: 'swy:listen-error', error: String(err) }));
+      // The listen calls run in the same order in every worker, so port 0 maps to the same shared port.
+      const l = m.listen;
+      const names = Object.keys(l.internal).sort();
+      void (async () => {
+        const edgePort = await router.listenEdge(l.edgePort, l.host);
+        const internal: Record<string, number> = {};
+        for (const n of names) Object.assign(internal, await router.listenInternalOn({ [n]: l.internal[n]! }, l.host));
+        const https = l.httpsPort !== undefined && edge?.certs ? await router.listenHttps(edge.certs, l.httpsPort, l.host) : undefined;
+        send({ type: 'swy:listening', ports: { edge: edgePort, internal, ...(https !== undefined ? { https } : {}) } });
+      })().catch((err) => send({ type: 'swy:listen-error', error: String(err) }));
       return;
+    }
     case 'swy:drain':
       void router.close(m.drainMs).then(() => edge?.accessLog?.close()).then(() => process.exit(0));
       return;

@@ -7,7 +7,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { RouteDelta, RouteTable } from '../routing/index.js';
-import type { FromWorker, ListenSpec, ToWorker } from './ipc.js';
+import type { BoundPorts, FromWorker, ListenSpec, ToWorker } from './ipc.js';
 
 export interface WorkerStatus { id: number; pid: number | undefined; version: number; listening: boolean; lastError?: string }
 
@@ -15,6 +15,10 @@ export class RouterWorkers {
   readonly #workers = new Map<number, { worker: Worker; status: WorkerStatus }>();
   readonly #waiters: { version: number; resolve: () => void }[] = [];
   #stopping = false;
+  #ports: BoundPorts | undefined;
+
+  /** Ports the workers listen on (known once the first one listens). */
+  get ports(): BoundPorts | undefined { return this.#ports; }
 
   constructor(
     private readonly count: number,
@@ -47,7 +51,13 @@ export class RouterWorkers {
         } else if (m.type === 'swy:nack') {
           status.lastError = m.error;
           this.log('router worker rejected a snapshot; it keeps serving its last one', { worker: worker.id, version: m.version, error: m.error });
-        } else if (m.type === 'swy:listening') { status.listening = true; resolve(); }
+        } else if (m.type === 'swy:listening') {
+          status.listening = true;
+          // Every worker (replacements too) listens with the same spec: node:cluster maps each port-0
+          // listen to the one shared handle, so all of them serve the same ports.
+          this.#ports ??= m.ports;
+          resolve();
+        }
         else if (m.type === 'swy:listen-error') reject(new Error(`router worker could not listen: ${m.error}`));
       });
       worker.once('exit', (code, signal) => {
