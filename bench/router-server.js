@@ -2,7 +2,7 @@
 /**
  * Bench-only driver: starts switchyard's real Router (from dist/) on a synthetic route table.
  *
- *   node bench/router-server.js --envs N --upstream-port P --port P [--workers W] [--control-port P]
+ *   node bench/router-server.js --envs N --upstream-port P --port P [--workers W] [--control-port P] [--dist DIR]
  *
  * Table: domain `bench.localhost`, one service `web` public at `/`; base runs `web` on the fixed
  * upstream (127.0.0.1:<upstream-port>), and N preview environments `e0..e{N-1}` each run `web`
@@ -10,9 +10,13 @@
  *
  * Prints one line `READY {json}` on stdout when every worker listens (json: pid, workers, worker
  * pids, compile time of the table). With --control-port, a tiny HTTP control endpoint
- * (`POST /envs`) adds one preview environment: the table is rebuilt with N+1 environments,
- * compiled with compileSnapshot(table, previous) and swapped in with setSnapshot; the response
- * (JSON) says how long the compile and the swap took. With W > 1 the primary forwards the change
+ * (`POST /envs?name=NAME&mode=full|delta`) adds one preview environment and swaps it in with
+ * setSnapshot:
+ *   mode=full   the table is rebuilt with N+1 environments and compiled with
+ *               compileSnapshot(table, previous) — the full-rebuild cost (start-up, resync);
+ *   mode=delta  applyDelta(snapshot, { upserts: [env] }) — the change path, when dist/ has it
+ *               (the default then; otherwise full).
+ * The response (JSON) says how long each step took. With W > 1 the primary forwards the change
  * to every worker over IPC and answers when all have swapped.
  *
  * SIGTERM/SIGINT: closes the router(s) and exits 0 (so `node --cpu-prof` writes its profile).
@@ -24,10 +28,9 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, '..', 'dist');
 
 function parseArgs(argv) {
-  const o = { envs: 3, upstreamPort: 0, port: 0, workers: 1, controlPort: 0, host: '127.0.0.1' };
+  const o = { envs: 3, upstreamPort: 0, port: 0, workers: 1, controlPort: 0, host: '127.0.0.1', dist: join(here, '..', 'dist') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${a} needs a value`); return x; };
@@ -37,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--workers') o.workers = Number(v());
     else if (a === '--control-port') o.controlPort = Number(v());
     else if (a === '--host') o.host = v();
+    else if (a === '--dist') o.dist = v();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.envs) || o.envs < 0) throw new Error('--envs must be an integer >= 0');
@@ -46,6 +50,7 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+const dist = opts.dist;
 
 function endpoint(env) {
   return Object.freeze({ id: `${env}/web/0`, host: '127.0.0.1', port: opts.upstreamPort, ready: true });
@@ -69,7 +74,7 @@ function buildTable(n) {
 /** Worker side (or the only process when W = 1): router + table + snapshot. */
 async function startRouter() {
   const { Router } = await import(join(dist, 'router', 'index.js'));
-  const { compileSnapshot } = await import(join(dist, 'routing', 'index.js'));
+  const { compileSnapshot, applyDelta } = await import(join(dist, 'routing', 'index.js'));
   const tBuild = performance.now();
   let table = buildTable(opts.envs);
   const buildMs = performance.now() - tBuild;
@@ -80,27 +85,31 @@ async function startRouter() {
   router.setSnapshot(snap);
   await router.listenEdge(opts.port, opts.host);
   let added = 0;
-  /** Adds one preview environment by a full rebuild of the table (what the control plane does today). */
-  function addEnv(name) {
+  /** Adds one preview environment: a full rebuild of the table, or a delta when dist/ has applyDelta. */
+  function addEnv(name, mode) {
     name ??= `new${added}`;
     added++;
+    if (mode !== 'full' && mode !== 'delta') mode = applyDelta ? 'delta' : 'full';
+    if (mode === 'delta' && !applyDelta) throw new Error('dist/ has no applyDelta');
+    const env = previewEnv(name);
     const t1 = performance.now();
-    table = { ...table, version: table.version + 1, environments: [...table.environments, previewEnv(name)] };
+    table.environments.push(env); // the driver's own array: O(1), outside what the control plane would pay
+    table = { ...table, version: table.version + 1 };
     const t2 = performance.now();
-    snap = compileSnapshot(table, snap);
+    snap = mode === 'full' ? compileSnapshot(table, snap) : applyDelta(snap, { version: table.version, upserts: [env], removals: [] });
     const t3 = performance.now();
     router.setSnapshot(snap);
     const t4 = performance.now();
-    return { name, envs: table.environments.length - 1, tableMs: t2 - t1, compileMs: t3 - t2, setSnapshotMs: t4 - t3 };
+    return { name, mode, envs: table.environments.length - 1, tableMs: t2 - t1, compileMs: t3 - t2, setSnapshotMs: t4 - t3 };
   }
-  return { router, addEnv, buildMs, compileMs };
+  return { router, addEnv, buildMs, compileMs, hasDelta: typeof applyDelta === 'function' };
 }
 
 function startControl(port, handle) {
   const server = createServer((req, res) => {
     if (req.method === 'POST' && req.url.startsWith('/envs')) {
-      const name = new URL(req.url, 'http://x').searchParams.get('name') ?? undefined;
-      Promise.resolve(handle(name)).then((r) => {
+      const q = new URL(req.url, 'http://x').searchParams;
+      Promise.resolve().then(() => handle(q.get('name') ?? undefined, q.get('mode') ?? undefined)).then((r) => {
         const body = JSON.stringify(r);
         res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
@@ -129,9 +138,9 @@ function onStop(fn) {
 
 if (opts.workers === 1) {
   const r = await startRouter();
-  const control = opts.controlPort ? await startControl(opts.controlPort, (name) => r.addEnv(name)) : undefined;
+  const control = opts.controlPort ? await startControl(opts.controlPort, (name, mode) => r.addEnv(name, mode)) : undefined;
   onStop(async () => { control?.close(); await r.router.close(0); });
-  process.stdout.write(`READY ${JSON.stringify({ pid: process.pid, workers: 1, workerPids: [process.pid], envs: opts.envs, buildMs: r.buildMs, compileMs: r.compileMs, port: opts.port })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ pid: process.pid, workers: 1, workerPids: [process.pid], envs: opts.envs, buildMs: r.buildMs, compileMs: r.compileMs, hasDelta: r.hasDelta, port: opts.port })}\n`);
 } else if (cluster.isPrimary) {
   const workers = [];
   const infos = new Map();
@@ -155,11 +164,11 @@ if (opts.workers === 1) {
     w.on('exit', (code, signal) => { if (!stopping) { process.stderr.write(`worker ${w.process.pid} exited (${code ?? signal})\n`); process.exit(1); } });
   }
   let stopping = false;
-  const control = opts.controlPort ? await startControl(opts.controlPort, (name) => new Promise((resolve) => {
+  const control = opts.controlPort ? await startControl(opts.controlPort, (name, mode) => new Promise((resolve) => {
     const id = ++seq;
     name ??= `new${id - 1}`;
-    pending.set(id, { left: workers.length, results: [], resolve: (results) => resolve({ name, envs: results[0].envs, tableMs: Math.max(...results.map((x) => x.tableMs)), compileMs: Math.max(...results.map((x) => x.compileMs)), setSnapshotMs: Math.max(...results.map((x) => x.setSnapshotMs)) }) });
-    for (const w of workers) w.send({ type: 'add', id, name });
+    pending.set(id, { left: workers.length, results: [], resolve: (results) => resolve({ name, mode: results[0].mode, envs: results[0].envs, tableMs: Math.max(...results.map((x) => x.tableMs)), compileMs: Math.max(...results.map((x) => x.compileMs)), setSnapshotMs: Math.max(...results.map((x) => x.setSnapshotMs)) }) });
+    for (const w of workers) w.send({ type: 'add', id, name, mode });
   })) : undefined;
   onStop(async () => {
     stopping = true;
@@ -175,7 +184,7 @@ if (opts.workers === 1) {
   onStop(async () => { await r.router.close(0); });
   process.on('disconnect', () => process.exit(0)); // the primary is gone
   process.on('message', (m) => {
-    if (m?.type === 'add') process.send({ type: 'added', id: m.id, result: r.addEnv(m.name) });
+    if (m?.type === 'add') process.send({ type: 'added', id: m.id, result: r.addEnv(m.name, m.mode) });
   });
   process.send({ type: 'ready', pid: process.pid, buildMs: r.buildMs, compileMs: r.compileMs });
 }

@@ -19,7 +19,7 @@ export interface AccessLogEntry {
   host: string;
   path: string;
   status: number;
-  /** Response body bytes sent. */
+  /** Response bytes written: HTTP/1.1 head and body (socket count); HTTP/2 the body's Content-Length. */
   bytes: number;
   /** Whole request, first byte in to last byte out (ms). */
   durationMs: number;

@@ -212,7 +212,10 @@ export class Router {
   #observer(req: IncomingMessage, res: ServerResponse, d: RouteDecision): (o?: ProxyOutcome) => void {
     const start = performance.now();
     const socket = req.socket;
-    const written = socket.bytesWritten;
+    // Read now: an HTTP/2 stream's socket proxy is gone by the time the response closes.
+    const h2 = req.httpVersionMajor === 2;
+    const written = h2 ? 0 : socket.bytesWritten;
+    const clientIp = this.#policies?.clientIp(req) ?? socket.remoteAddress ?? '';
     let done = false;
     return (o?: ProxyOutcome) => {
       if (done) return;
@@ -228,10 +231,11 @@ export class Router {
           reqId: (res.getHeader('x-request-id') as string | undefined) ?? '', env, ...(service ? { service } : {}),
           ...(d.kind === 'upstream' ? { instance: o?.endpoint ?? `${d.upstream.env}/${d.service.name}` } : d.kind === 'site' ? { instance: `${d.service.name}@${d.deploy.id}` } : {}),
           method: req.method ?? '', host: (req.headers.host ?? '') as string, path: req.url ?? '', status,
-          bytes: Math.max(0, socket.bytesWritten - written), durationMs: Math.round(durationMs * 1000) / 1000,
+          bytes: h2 ? Number(res.getHeader('content-length') ?? 0) || 0 : Math.max(0, (socket.bytesWritten ?? written) - written),
+          durationMs: Math.round(durationMs * 1000) / 1000,
           ...(o?.upstreamMs !== undefined ? { upstreamMs: Math.round(o.upstreamMs * 1000) / 1000 } : {}),
           ...(o ? { retries: o.retries } : {}),
-          clientIp: this.#policies?.clientIp(req) ?? socket.remoteAddress ?? '',
+          clientIp,
           ...(d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? { fallback: d.fallback } : {}),
           ...(tp ? { traceId: tp.slice(3, 35) } : {}),
         });

@@ -31,6 +31,9 @@ export class RouterWorkers {
 
   /** Forks the workers; resolves when every one serves the current table and listens. */
   async start(): Promise<void> {
+    // Workers accept on the shared socket themselves (SCHED_NONE): with round-robin the owner
+    // hands each connection over and one a dying worker had not taken yet hangs (nodejs/node#21746).
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.js', import.meta.url)), args: [], serialization: 'advanced', silent: false });
     await Promise.all(Array.from({ length: this.count }, () => this.#fork()));
   }

@@ -44,6 +44,8 @@ export interface GetOptions {
   base?: string;
   /** Request body (sent with a content-length). */
   body?: string;
+  /** Socket inactivity timeout (ms, default 15 000); the error then has code `ETIMEDOUT`. */
+  timeoutMs?: number;
 }
 
 /** A temp folder holding a copy of the shop example and a data dir. */
@@ -136,7 +138,7 @@ export function request(base: string, p: string, o: GetOptions = {}): Promise<Ht
       });
       res.on('error', reject);
     });
-    req.setTimeout(15_000, () => req.destroy(new Error(`${o.method ?? 'GET'} ${base}${p} (Host ${o.host}) timed out`)));
+    req.setTimeout(o.timeoutMs ?? 15_000, () => req.destroy(Object.assign(new Error(`${o.method ?? 'GET'} ${base}${p} (Host ${o.host}) timed out`), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.end(o.body);
   });
