@@ -60,6 +60,8 @@ export interface LocalOptions extends CommonOptions {
   httpsPort?: number;
   /** Access log: `stdout`, a file path, or '' for none; default `<dataDir>/logs/access.log`. */
   accessLog?: string;
+  /** Largest request body at the edge (bytes); default 100 MiB. */
+  maxBodyBytes?: number;
 }
 
 export interface RunningSwitchyard {
@@ -112,6 +114,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
       accessLog: o.accessLog ?? join(dataDir, 'logs', 'access.log'),
       ...(ca ? { tls: { caCertPem: ca.certPem, caKeyPem: ca.keyPem, domains: [spec.domain] } } : {}),
       ...(spec.https.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: spec.https.hstsMaxAgeSeconds } : {}),
+      ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
     };
     if (o.httpsPort === 0 && spec.https.redirect && !spec.https.redirectPort) o = { ...o, httpsPort: (await freePorts(['https'], o.host)).https! };
     if (spec.https.redirect && o.httpsPort !== undefined) edgeSettings.redirectToHttpsPort = spec.https.redirectPort ?? o.httpsPort;

@@ -35,9 +35,10 @@ export function buildProgram(): Command {
     .option('--internal-base-port <port>', 'fixed discovery ports: service i (name order) gets base+i (default: free ports)')
     .option('--https-port <port>', 'HTTPS edge listener with certificates from a local CA (default 8443; a free port when --port is 0; "off" to disable)')
     .option('--access-log <dest>', 'access log: a file path, "stdout", or "off" (default <data-dir>/logs/access.log)')
+    .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
     .option('--workers <n>', 'router worker processes sharing the listeners (0 = route in the owner process)', String(availableParallelism()))
     .option('--drain-ms <ms>', 'on stop, how long in-flight requests may finish', '5000')
-    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string; httpsPort?: string; accessLog?: string }) => {
+    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string; httpsPort?: string; accessLog?: string; maxBody?: string }) => {
       const g = program.opts<{ app: string }>();
       const workers = Number(opts.workers);
       if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new CommanderError(2, 'swy.usage', `--workers expects 0-256, got "${opts.workers}"`);
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
         workers, drainMs: Number(opts.drainMs), signal: abort.signal,
         ...(opts.httpsPort === 'off' ? {} : { httpsPort: opts.httpsPort !== undefined ? port(opts.httpsPort, '--https-port') : opts.port === '0' ? 0 : 8443 }),
         ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog === 'off' ? '' : opts.accessLog } : {}),
+        ...(opts.maxBody !== undefined ? { maxBodyBytes: mib(opts.maxBody) } : {}),
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
         ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
         ...(opts.internalBasePort ? { internalBasePort: port(opts.internalBasePort, '--internal-base-port') } : {}),
@@ -269,6 +271,12 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
 
 function admin(program: Command): string {
   return adminUrl(program.opts<{ adminUrl?: string; app?: string }>());
+}
+
+function mib(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new CommanderError(2, 'swy.usage', `--max-body expects a size in MiB > 0, got "${v}"`);
+  return Math.round(n * 1024 * 1024);
 }
 
 function port(v: string, flag: string): number {

@@ -18,6 +18,8 @@ export interface EdgeSettings {
   trustedProxies: string[];
   /** `stdout`, a file path, or empty for none. */
   accessLog: string;
+  /** Largest request body (bytes) before 413; default 100 MiB. */
+  maxBodyBytes?: number;
   /** HTTP → HTTPS redirect port and HSTS max-age (s), from the spec's `https` block. */
   redirectToHttpsPort?: number;
   hstsMaxAgeSeconds?: number;
@@ -28,7 +30,7 @@ export interface EdgeSettings {
 export interface EdgeParts {
   policies: EdgePolicies; accessLog: AccessLog | undefined; metrics: EdgeMetrics; certs: CertificateManager | undefined;
   /** Router options derived from the settings. */
-  routerOptions: { redirectToHttps?: { port: number }; hstsMaxAgeSeconds?: number };
+  routerOptions: { redirectToHttps?: { port: number }; hstsMaxAgeSeconds?: number; limits?: { maxBodyBytes: number } };
 }
 
 export function buildEdge(s: EdgeSettings): EdgeParts {
@@ -44,6 +46,7 @@ export function buildEdge(s: EdgeSettings): EdgeParts {
     routerOptions: {
       ...(s.redirectToHttpsPort !== undefined ? { redirectToHttps: { port: s.redirectToHttpsPort } } : {}),
       ...(s.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: s.hstsMaxAgeSeconds } : {}),
+      ...(s.maxBodyBytes !== undefined ? { limits: { maxBodyBytes: s.maxBodyBytes } } : {}),
     },
     certs: s.tls ? new CertificateManager({ store: new MemoryCertStore(), localCa: { ca: { certPem: s.tls.caCertPem, keyPem: s.tls.caKeyPem }, domains: s.tls.domains } }) : undefined,
   };
