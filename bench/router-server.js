@@ -3,6 +3,7 @@
  * Bench-only driver: starts switchyard's real Router (from dist/) on a synthetic route table.
  *
  *   node bench/router-server.js --envs N --upstream-port P --port P [--workers W] [--control-port P] [--dist DIR]
+ *                               [--access-log FILE] [--metrics] [--site-dir DIR --blob-dir DIR]
  *
  * Table: domain `bench.localhost`, one service `web` public at `/`; base runs `web` on the fixed
  * upstream (127.0.0.1:<upstream-port>), and N preview environments `e0..e{N-1}` each run `web`
@@ -19,6 +20,16 @@
  * The response (JSON) says how long each step took. With W > 1 the primary forwards the change
  * to every worker over IPC and answers when all have swapped.
  *
+ * Edge options (1 worker only):
+ *   --access-log FILE  the access log (pino, buffered, to FILE) built by `buildEdge({ serverSecret,
+ *                      trustedProxies: [], accessLog: FILE })` from dist/router/edge-setup.js,
+ *                      passed to the Router as `accessLog`; closed (flushed) on SIGTERM;
+ *   --metrics          `buildEdge(...).metrics` passed to the Router as `metrics`.
+ *   --site-dir DIR     static-site mode: DIR is uploaded as a deploy of site `docs` with
+ *                      `uploadDeploy` into an `FsBlobStore` at --blob-dir DIR (both from dist/blob);
+ *                      the table then has one target `docs` (kind `site`, public at `/`), and base
+ *                      has `sites: { docs: <deploy id> }`. --upstream-port is not needed.
+ *
  * SIGTERM/SIGINT: closes the router(s) and exits 0 (so `node --cpu-prof` writes its profile).
  */
 import cluster from 'node:cluster';
@@ -30,7 +41,7 @@ import { dirname, join } from 'node:path';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const o = { envs: 3, upstreamPort: 0, port: 0, workers: 1, controlPort: 0, host: '127.0.0.1', dist: join(here, '..', 'dist') };
+  const o = { envs: 3, upstreamPort: 0, port: 0, workers: 1, controlPort: 0, host: '127.0.0.1', dist: join(here, '..', 'dist'), accessLog: '', metrics: false, siteDir: '', blobDir: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${a} needs a value`); return x; };
@@ -41,10 +52,16 @@ function parseArgs(argv) {
     else if (a === '--control-port') o.controlPort = Number(v());
     else if (a === '--host') o.host = v();
     else if (a === '--dist') o.dist = v();
+    else if (a === '--access-log') o.accessLog = v();
+    else if (a === '--metrics') o.metrics = true;
+    else if (a === '--site-dir') o.siteDir = v();
+    else if (a === '--blob-dir') o.blobDir = v();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.envs) || o.envs < 0) throw new Error('--envs must be an integer >= 0');
-  if (!o.upstreamPort) throw new Error('--upstream-port is required');
+  if (!o.upstreamPort && !o.siteDir) throw new Error('--upstream-port is required');
+  if (o.siteDir && !o.blobDir) throw new Error('--site-dir needs --blob-dir');
+  if ((o.accessLog || o.metrics || o.siteDir) && o.workers !== 1) throw new Error('--access-log, --metrics and --site-dir need --workers 1');
   if (!Number.isInteger(o.workers) || o.workers < 1) throw new Error('--workers must be >= 1');
   return o;
 }
@@ -71,17 +88,43 @@ function buildTable(n) {
   };
 }
 
+/** Static-site mode: uploads --site-dir as a deploy of `docs` and returns a table that serves it at `/`. */
+async function buildSiteTable() {
+  const { FsBlobStore, uploadDeploy } = await import(join(dist, 'blob', 'index.js'));
+  const store = new FsBlobStore(opts.blobDir);
+  const manifest = await uploadDeploy(store, opts.siteDir, { site: 'docs' });
+  const table = {
+    version: 1,
+    domain: 'bench.localhost',
+    routingHeader: 'x-switchyard-env',
+    services: Object.freeze([Object.freeze({ name: 'docs', kind: 'site', public: Object.freeze(['/']), stripPrefix: false })]),
+    environments: [Object.freeze({ name: 'base', kind: 'base', hosts: Object.freeze([]), services: Object.freeze({}), sites: Object.freeze({ docs: manifest.id }) })],
+    deploys: Object.freeze({ [manifest.id]: manifest }),
+  };
+  return { table, store, deploy: { id: manifest.id, files: Object.keys(manifest.files).length } };
+}
+
 /** Worker side (or the only process when W = 1): router + table + snapshot. */
 async function startRouter() {
   const { Router } = await import(join(dist, 'router', 'index.js'));
   const { compileSnapshot, applyDelta } = await import(join(dist, 'routing', 'index.js'));
+  const site = opts.siteDir ? await buildSiteTable() : undefined;
   const tBuild = performance.now();
-  let table = buildTable(opts.envs);
+  let table = site ? site.table : buildTable(opts.envs);
   const buildMs = performance.now() - tBuild;
   const t0 = performance.now();
   let snap = compileSnapshot(table);
   const compileMs = performance.now() - t0;
-  const router = new Router();
+  const routerOptions = {};
+  if (site) routerOptions.blobStore = site.store;
+  let edge;
+  if (opts.accessLog || opts.metrics) {
+    const { buildEdge } = await import(join(dist, 'router', 'edge-setup.js'));
+    edge = buildEdge({ serverSecret: 'x', trustedProxies: [], accessLog: opts.accessLog });
+    if (opts.accessLog) routerOptions.accessLog = edge.accessLog;
+    if (opts.metrics) routerOptions.metrics = edge.metrics;
+  }
+  const router = new Router(routerOptions);
   router.setSnapshot(snap);
   await router.listenEdge(opts.port, opts.host);
   let added = 0;
@@ -102,7 +145,7 @@ async function startRouter() {
     const t4 = performance.now();
     return { name, mode, envs: table.environments.length - 1, tableMs: t2 - t1, compileMs: t3 - t2, setSnapshotMs: t4 - t3 };
   }
-  return { router, addEnv, buildMs, compileMs, hasDelta: typeof applyDelta === 'function' };
+  return { router, addEnv, buildMs, compileMs, hasDelta: typeof applyDelta === 'function', edge, deploy: site?.deploy };
 }
 
 function startControl(port, handle) {
@@ -139,8 +182,8 @@ function onStop(fn) {
 if (opts.workers === 1) {
   const r = await startRouter();
   const control = opts.controlPort ? await startControl(opts.controlPort, (name, mode) => r.addEnv(name, mode)) : undefined;
-  onStop(async () => { control?.close(); await r.router.close(0); });
-  process.stdout.write(`READY ${JSON.stringify({ pid: process.pid, workers: 1, workerPids: [process.pid], envs: opts.envs, buildMs: r.buildMs, compileMs: r.compileMs, hasDelta: r.hasDelta, port: opts.port })}\n`);
+  onStop(async () => { control?.close(); await r.router.close(0); await r.edge?.accessLog?.close(); });
+  process.stdout.write(`READY ${JSON.stringify({ pid: process.pid, workers: 1, workerPids: [process.pid], envs: opts.envs, buildMs: r.buildMs, compileMs: r.compileMs, hasDelta: r.hasDelta, port: opts.port, accessLog: opts.accessLog || undefined, metrics: opts.metrics, deploy: r.deploy })}\n`);
 } else if (cluster.isPrimary) {
   const workers = [];
   const infos = new Map();

@@ -5,7 +5,7 @@
  *
  *   node bench/run.js [--rounds 3] [--duration 5] [--warmup 2] [--quick] [--no-profile]
  *                     [--no-build] [--commit REV] [--no-docs] [--only id,id] [--out FILE] [--keep-tmp]
- *                     [--report-only [--out FILE]]
+ *                     [--report-only [--out FILE]] [--suite proxy|static|obs]
  *
  * Code under test: by default `npm run build`, then a copy of dist/ taken at once (bench/.dist-<pid>/),
  * so a rebuild by someone else mid-run does not change what is measured; with --commit REV the
@@ -24,9 +24,21 @@
  * or fail. Writes bench/results/latest.json (bench/results/quick.json with --quick) and, unless
  * --quick or --no-docs, the block between `<!-- bench:start -->` and `<!-- bench:end -->` in
  * docs/BENCHMARKS.md.
+ *
+ * --suite selects what is measured (default `proxy`: everything above):
+ *   static  static files on the hot path: switchyard's Router serving a site deploy (an FsBlobStore
+ *           in the temp dir, the deploy made by uploadDeploy from a generated folder with a 4 KiB
+ *           index.html and a 100 KiB app.js) vs nginx (1 worker, `sendfile on`) serving the same
+ *           folder from disk; each file is its own target. Writes bench/results/static.json and the
+ *           `bench-static:start`/`bench-static:end` block of docs/BENCHMARKS.md.
+ *   obs     cost of the access log + metrics: the proxy bench's switchyard 1 worker (3 envs, preview
+ *           host) without, and with buildEdge()'s access log (pino, to a file in the temp dir) and
+ *           metrics; the access log's lines are counted around each wrk run (after its 1 s flush).
+ *           Writes bench/results/obs.json and the `bench-obs:start`/`bench-obs:end` block.
+ *   Both skip the profile and the environment-creation trials; the rounds and pinning are the same.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -44,7 +56,7 @@ const BASE_HOST = 'bench.localhost';
 // options
 
 function parseArgs(argv) {
-  const o = { out: undefined, commit: undefined, reportOnly: false, rounds: 3, duration: 5, warmup: 2, quick: false, profile: true, build: true, docs: true, only: undefined, keepTmp: false, createTrials: 5 };
+  const o = { out: undefined, commit: undefined, reportOnly: false, rounds: 3, duration: 5, warmup: 2, quick: false, profile: true, build: true, docs: true, only: undefined, keepTmp: false, createTrials: 5, suite: 'proxy' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${a} needs a value`); return x; };
@@ -61,6 +73,7 @@ function parseArgs(argv) {
       case '--report-only': o.reportOnly = true; break;
       case '--commit': o.commit = v(); break;
       case '--out': o.out = v(); o.docs = false; break;
+      case '--suite': o.suite = v(); break;
       case '-h': case '--help':
         console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
         process.exit(0);
@@ -78,6 +91,8 @@ function parseArgs(argv) {
     o.docs = false;
   }
   if (!(o.rounds >= 1 && o.duration >= 1 && o.warmup >= 0)) throw new Error('--rounds >= 1, --duration >= 1, --warmup >= 0');
+  if (!['proxy', 'static', 'obs'].includes(o.suite)) throw new Error('--suite is proxy, static or obs');
+  if (o.suite !== 'proxy') o.profile = false;
   return o;
 }
 
@@ -163,9 +178,9 @@ function freePort() {
   });
 }
 
-function httpGet(port, host) {
+function httpGet(port, host, path = '/') {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 2_000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 2_000 }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
@@ -176,12 +191,16 @@ function httpGet(port, host) {
   });
 }
 
-async function waitHttp200(p, port, host, timeoutMs = 20_000) {
+async function waitHttp200(p, port, host, timeoutMs = 20_000, file = undefined) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (p.exited) throw new Error(`${p.name} exited (${p.code ?? p.signal}); see ${p.logPath}:\n${tail(p.logPath)}`);
-    const r = await httpGet(port, host);
+    const r = await httpGet(port, host, file?.path);
     if (r.status === 200) {
+      if (file) {
+        if (r.body !== file.body) throw new Error(`${p.name}: ${file.path} is not the file (${r.body.length} bytes)`);
+        return;
+      }
       if (r.body !== BODY + '\n') throw new Error(`${p.name}: unexpected body ${JSON.stringify(r.body.slice(0, 120))}`);
       return;
     }
@@ -292,8 +311,8 @@ export function parseWrk(out) {
   return r;
 }
 
-async function wrk(port, host, connections, seconds) {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`];
+async function wrk(port, host, connections, seconds, path = '/') {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}${path}`];
   const p = start(`wrk`, 0, 'wrk', args);
   let out = '';
   p.child.stdout.on('data', (d) => { out += d; });
@@ -327,7 +346,7 @@ async function measure(t, connections, seconds) {
   const pids = tree(t.proc.pid);
   const busy0 = cpuBusy();
   const c0 = cpuTicks(pids);
-  const r = await wrk(t.port, t.host, connections, seconds);
+  const r = await wrk(t.port, t.host, connections, seconds, t.file?.path);
   const c1 = cpuTicks(pids);
   const busy1 = cpuBusy();
   const cpuS = cpuDeltaSeconds(c0, c1);
@@ -407,6 +426,46 @@ http {
 `;
 }
 
+function nginxStaticConf(dir, name, port, root) {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/${name}.pid;
+error_log stderr warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  ${tempPaths(dir, name)}
+  types { text/html html; text/javascript js; }
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    root ${root};
+    location / { }
+  }
+}
+`;
+}
+
+/** The site of the static suite: a ~4 KiB HTML page and a ~100 KiB script (deterministic bytes). */
+const SITE_FILES = [
+  { id: 'html', label: '4 KiB index.html', path: '/index.html', size: 4096 },
+  { id: 'js', label: '100 KiB app.js', path: '/app.js', size: 102_400 },
+];
+function writeSite(dir) {
+  mkdirSync(dir, { recursive: true });
+  const filler = (n) => { let x = ''; for (let i = 0; x.length < n; i++) x += `${(i * 2654435761 >>> 0).toString(36)} `; return x.slice(0, n); };
+  for (const f of SITE_FILES) {
+    const head = f.id === 'html' ? '<!doctype html><html><head><title>bench</title></head><body><p>' : '/* switchyard bench */\nconst s = `';
+    const foot = f.id === 'html' ? '</p></body></html>\n' : '`;\n';
+    f.body = head + filler(f.size - head.length - foot.length) + foot;
+    writeFileSync(join(dir, f.path.slice(1)), f.body);
+  }
+}
+
 function haproxyConf(threads, port, upPort) {
   return `global
   ${threads ? `nbthread ${threads}` : '# nbthread: default'}
@@ -444,8 +503,20 @@ http://:${port} {
 // ---------------------------------------------------------------------------------------------
 // targets
 
-function targetDefs(tools, nproc) {
+function targetDefs(tools, nproc, suite = 'proxy') {
   const defs = [];
+  if (suite === 'static') {
+    for (const f of SITE_FILES) {
+      if (tools.nginx) defs.push({ id: `nginx-static-${f.id}`, label: `nginx, 1 worker, sendfile on — ${f.label}`, kind: 'nginx-static', file: f, host: BASE_HOST, ...(f !== SITE_FILES[0] ? { shares: `nginx-static-${SITE_FILES[0].id}` } : {}) });
+      defs.push({ id: `sy-static-${f.id}`, label: `switchyard, 1 worker, site deploy — ${f.label}`, kind: 'switchyard', workers: 1, site: true, file: f, host: BASE_HOST, ...(f !== SITE_FILES[0] ? { shares: `sy-static-${SITE_FILES[0].id}` } : {}) });
+    }
+    return defs;
+  }
+  if (suite === 'obs') {
+    defs.push({ id: 'sy-obs-off', label: 'switchyard, 1 worker (preview host), no access log, no metrics', kind: 'switchyard', workers: 1, envs: 3, host: PREVIEW_HOST });
+    defs.push({ id: 'sy-obs-on', label: 'switchyard, 1 worker (preview host), access log to a file + metrics', kind: 'switchyard', workers: 1, envs: 3, host: PREVIEW_HOST, accessLog: true, metrics: true });
+    return defs;
+  }
   defs.push({ id: 'direct', label: 'upstream direct (no proxy; reference)', kind: 'reference', needs: [] });
   if (tools.nginx) {
     defs.push({ id: 'nginx-1w', label: 'nginx, 1 worker', kind: 'nginx', workers: 1 });
@@ -479,7 +550,7 @@ async function startTarget(d, upPort, byId) {
   } else {
     await launch(t, d, upPort);
   }
-  await waitHttp200(t.proc, t.port, t.host);
+  await waitHttp200(t.proc, t.port, t.host, 20_000, d.file);
   const pids = tree(t.proc.pid);
   t.processes = pids.length;
   t.threads = pids.reduce((a, p) => a + (threadsOf(p) ?? 0), 0);
@@ -517,8 +588,17 @@ async function launch(t, d, upPort) {
       t.proc = start(d.id, 1, process.execPath, [join(ROOT, 'bench', 'node-floor-proxy.js'), '--upstream-port', String(upPort), '--port', String(t.port)], { readyLine: true });
       t.ready = await t.proc.ready;
       break;
+    case 'nginx-static': {
+      const conf = join(TMP, `${d.id}.conf`);
+      writeFileSync(conf, nginxStaticConf(TMP, d.id, t.port, join(TMP, 'site')));
+      t.proc = start(d.id, 1, 'nginx', ['-p', TMP, '-c', conf, '-e', 'stderr']);
+      break;
+    }
     case 'switchyard': {
-      const args = [join(ROOT, 'bench', 'router-server.js'), '--dist', DIST, '--envs', String(d.envs), '--upstream-port', String(upPort), '--port', String(t.port), '--workers', String(d.workers)];
+      const args = [join(ROOT, 'bench', 'router-server.js'), '--dist', DIST, '--envs', String(d.envs ?? 0), '--upstream-port', String(upPort), '--port', String(t.port), '--workers', String(d.workers)];
+      if (d.site) args.push('--site-dir', join(TMP, 'site'), '--blob-dir', join(TMP, `${d.id}-blobs`));
+      if (d.accessLog) { t.accessLogPath = join(TMP, `${d.id}-access.log`); args.push('--access-log', t.accessLogPath); }
+      if (d.metrics) args.push('--metrics');
       if (d.control) { t.controlPort = await freePort(); args.push('--control-port', String(t.controlPort)); }
       t.proc = start(d.id, 1, process.execPath, args, { readyLine: true });
       t.ready = await t.proc.ready;
@@ -710,10 +790,103 @@ function evaluateTargets(res) {
   return out;
 }
 
-function updateDocs(block) {
+function countLines(path) {
+  try { const b = readFileSync(path); let n = 0; for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++; return n; } catch { return 0; }
+}
+
+/** The run's header lines shared by the suite reports (when, machine, code, quiet CPU, other work). */
+function runHeader(res) {
+  const L = [];
+  const m = res.machine;
+  L.push(`Run ${res.startedAt} → ${res.finishedAt} (\`--suite ${res.options.suite}\`, ${res.options.rounds} round(s), ${res.options.duration} s per wrk run, ${res.options.warmup} s warm-up${res.options.quick ? ', **--quick smoke run, not a measurement**' : ''}).`);
+  L.push('');
+  L.push(`Machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memGB} GB RAM, Linux ${m.kernel}, Node ${m.node}; nginx ${m.packages.nginx ?? 'absent'}, wrk ${m.packages.wrk ?? 'absent'}. Load average at start ${m.loadavg}, at end ${res.loadavgEnd}. Pinning: ${res.pinned ? 'server under test on CPU 1, wrk on CPU 0' : '**none (taskset missing)**'}.`);
+  const code = res.code ?? res.git;
+  if (code) L.push('', `Code measured: ${code.what === 'commit' ? `commit ${code.head} ("${code.subject}"), built by the bench on its own` : `\`dist/\` of the work tree at ${code.head}${code.dirty?.length ? ` plus uncommitted changes in ${code.dirty.length} file(s) under src/` : ''}, copied at the start`}.`);
+  if (res.skipped.length) { L.push(''); for (const x of res.skipped) L.push(`- skipped: ${x}`); }
+  const settles = res.rounds.map((r) => r.settle).filter(Boolean);
+  if (settles.length && res.pinned) L.push('', `Quiet CPU 1 before a warm-up (< 20 % busy over 500 ms, waited at most 8 s): ${settles.filter((x) => x.quiet).length} of ${settles.length} times.`);
+  const other = max(res.summary.flatMap((x) => [x.c64.cpu1OtherS, x.c1.cpu1OtherS]));
+  if (other !== undefined) L.push('', `Other work seen on CPU 1 during a measurement (busy time not spent by the server under test): at most ${other.toFixed(2)} s in one ${res.options.duration} s run.`);
+  return L;
+}
+
+/** Median over rounds of a/b measured in the same round. */
+function pairedRatio(res, idA, idB, conn, key) {
+  const xs = [];
+  for (let r = 1; r <= (res.options?.rounds ?? 0); r++) {
+    const a = res.rounds.find((x) => x.target === idA && x.round === r && !x.error), b = res.rounds.find((x) => x.target === idB && x.round === r && !x.error);
+    if (a?.[conn]?.[key] !== undefined && b?.[conn]?.[key]) xs.push(a[conn][key] / b[conn][key]);
+  }
+  return { median: median(xs), all: xs };
+}
+
+function buildStaticReport(res) {
+  const S = new Map(res.summary.map((x) => [x.id, x]));
+  const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
+  const L = runHeader(res);
+  L.push('');
+  L.push('| file | server | req/s @64 | p50 @64 | p99 @64 | req/s @1 | p50 @1 | p99 @1 | CPU µs/req @64 (min–max) | CPU µs/req @1 | CPU/req ×nginx @64 (paired) | req/s @64 ×nginx (paired) | p50 @1 ×nginx (paired) |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const f of SITE_FILES) {
+    const ng = S.get(`nginx-static-${f.id}`);
+    for (const id of [`nginx-static-${f.id}`, `sy-static-${f.id}`]) {
+      const x = S.get(id);
+      if (!x) continue;
+      const isNg = id.startsWith('nginx');
+      const pr = (conn, key) => fmtX(pairedRatio(res, id, `nginx-static-${f.id}`, conn, key).median);
+      const errs = x.c64.errors + x.c1.errors;
+      L.push(`| ${f.label} | ${isNg ? 'nginx, 1 worker, sendfile on' : 'switchyard Router, FsBlobStore'}${errs ? ` ⚠ ${errs} errors` : ''} | ${fmtInt(x.c64.rps)} | ${fmtLat(x.c64.p50us)} | ${fmtLat(x.c64.p99us)} | ${fmtInt(x.c1.rps)} | ${fmtLat(x.c1.p50us)} | ${fmtLat(x.c1.p99us)} | ${fmt1(x.c64.cpuUsPerReq)} (${fmt1(x.c64.cpuMin)}–${fmt1(x.c64.cpuMax)}) | ${fmt1(x.c1.cpuUsPerReq)} | ${isNg ? '1.00×' : `${fmtX(ratio(x.c64.cpuUsPerReq, ng?.c64.cpuUsPerReq))} (${pr('c64', 'cpuUsPerReq')})`} | ${isNg ? '1.00×' : `${fmtX(ratio(x.c64.rps, ng?.c64.rps))} (${pr('c64', 'rps')})`} | ${isNg ? '1.00×' : `${fmtX(ratio(x.c1.p50us, ng?.c1.p50us))} (${pr('c1', 'p50us')})`} |`);
+    }
+  }
+  L.push('');
+  L.push('Medians over rounds; ratios are of the medians, in parentheses the median of the ratios measured within the same round. CPU µs/req: utime+stime of the server\'s process tree (nginx master + worker; the one router process) over the wrk run, divided by the requests wrk completed. Requests carry no `Accept-Encoding`, so both send the identity bytes (no compression on either side).');
+  return L.join('\n');
+}
+
+function buildObsReport(res) {
+  const S = new Map(res.summary.map((x) => [x.id, x]));
+  const off = S.get('sy-obs-off'), on = S.get('sy-obs-on');
+  const L = runHeader(res);
+  L.push('');
+  L.push('| switchyard 1 worker, Host e1.bench.localhost | req/s @64 | p50 @64 | p99 @64 | CPU µs/req @64 (min–max) | req/s @1 | p50 @1 | CPU µs/req @1 |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const x of [off, on]) {
+    if (!x) continue;
+    const errs = x.c64.errors + x.c1.errors;
+    L.push(`| ${x.id === 'sy-obs-on' ? 'access log (pino → file) + metrics ON' : 'access log + metrics OFF'}${errs ? ` ⚠ ${errs} errors` : ''} | ${fmtInt(x.c64.rps)} | ${fmtLat(x.c64.p50us)} | ${fmtLat(x.c64.p99us)} | ${fmt1(x.c64.cpuUsPerReq)} (${fmt1(x.c64.cpuMin)}–${fmt1(x.c64.cpuMax)}) | ${fmtInt(x.c1.rps)} | ${fmtLat(x.c1.p50us)} | ${fmt1(x.c1.cpuUsPerReq)} |`);
+  }
+  if (off && on) {
+    const diffs = (conn) => {
+      const xs = [];
+      for (let r = 1; r <= res.options.rounds; r++) {
+        const a = res.rounds.find((x) => x.target === 'sy-obs-on' && x.round === r && !x.error), b = res.rounds.find((x) => x.target === 'sy-obs-off' && x.round === r && !x.error);
+        if (a && b) xs.push(a[conn].cpuUsPerReq - b[conn].cpuUsPerReq);
+      }
+      return xs;
+    };
+    const d64 = diffs('c64'), d1 = diffs('c1');
+    const r64 = pairedRatio(res, 'sy-obs-on', 'sy-obs-off', 'c64', 'cpuUsPerReq'), rr = pairedRatio(res, 'sy-obs-on', 'sy-obs-off', 'c64', 'rps');
+    L.push('');
+    L.push(`- CPU per request, ON − OFF @64: **${fmt1(on.c64.cpuUsPerReq - off.c64.cpuUsPerReq)} µs** (difference of the medians; ${fmtX(on.c64.cpuUsPerReq / off.c64.cpuUsPerReq)}); paired within each round: median ${fmt1(median(d64))} µs (rounds: ${d64.map((x) => fmt1(x)).join(', ')} µs), ratio median ${fmtX(r64.median)}.`);
+    L.push(`- CPU per request, ON − OFF @1: ${fmt1(on.c1.cpuUsPerReq - off.c1.cpuUsPerReq)} µs (difference of the medians); paired median ${fmt1(median(d1))} µs (rounds: ${d1.map((x) => fmt1(x)).join(', ')} µs).`);
+    L.push(`- req/s @64, ON / OFF: ${fmtX(on.c64.rps / off.c64.rps)} (paired median ${fmtX(rr.median)}).`);
+    const runs = res.rounds.filter((x) => x.target === 'sy-obs-on' && !x.error).flatMap((x) => [x.c64, x.c1]).filter((m) => m.logLines !== undefined);
+    if (runs.length) {
+      const extra = runs.map((m) => m.logLines - m.requests);
+      L.push(`- Access-log lines vs wrk's completed requests, per wrk run (${runs.length} runs): ${runs.map((m) => `${fmtInt(m.logLines)}/${fmtInt(m.requests)}`).join(', ')} — lines − requests: ${extra.join(', ')} (min ${min(extra)}, max ${max(extra)}). wrk does not count the requests still in flight when it stops (at most one per connection: ≤ 64 @64, ≤ 1 @1); the router logs those too when it answers them.`);
+    }
+  }
+  L.push('');
+  L.push('Same driver as the proxy table (`bench/router-server.js`, 3 envs, nginx upstream on CPU 0), started twice: without edge options, and with `--access-log FILE --metrics` (`buildEdge({ serverSecret: \'x\', trustedProxies: [], accessLog: FILE })`, its `accessLog` and `metrics` passed to the Router). Rounds interleave the two; each wrk run is preceded and followed by a 1.5 s pause for both (the log flushes every 1 s), and the log\'s lines are counted in those pauses.');
+  return L.join('\n');
+}
+
+function updateDocs(block, marker = 'bench') {
   const path = join(ROOT, 'docs', 'BENCHMARKS.md');
-  const START = '<!-- bench:start -->', END = '<!-- bench:end -->';
-  const gen = `${START}\n<!-- generated by \`npm run bench\`; edits between these markers are overwritten -->\n\n${block}\n\n${END}`;
+  const START = `<!-- ${marker}:start -->`, END = `<!-- ${marker}:end -->`;
+  const cmd = marker === 'bench' ? 'npm run bench' : `npm run bench -- --suite ${marker.slice('bench-'.length)}`;
+  const gen = `${START}\n<!-- generated by \`${cmd}\`; edits between these markers are overwritten -->\n\n${block}\n\n${END}`;
   let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
   const a = doc.indexOf(START), b = doc.indexOf(END);
   if (a !== -1 && b > a) doc = doc.slice(0, a) + gen + doc.slice(b + END.length);
@@ -730,11 +903,10 @@ async function main() {
   const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
   if (o.reportOnly) {
     // Re-renders the report from bench/results/latest.json (no measurement).
-    const saved = JSON.parse(readFileSync(o.out ?? join(ROOT, 'bench', 'results', 'latest.json'), 'utf8'));
-    saved.targets_met = evaluateTargets(saved);
-    const report = buildReport(saved);
+    const saved = JSON.parse(readFileSync(o.out ?? join(ROOT, 'bench', 'results', o.suite === 'proxy' ? 'latest.json' : `${o.suite}.json`), 'utf8'));
+    const report = o.suite === 'static' ? buildStaticReport(saved) : o.suite === 'obs' ? buildObsReport(saved) : (saved.targets_met = evaluateTargets(saved), buildReport(saved));
     console.log(report);
-    if (o.docs) log(`updated ${updateDocs(report)}`);
+    if (o.docs) log(`updated ${updateDocs(report, o.suite === 'proxy' ? 'bench' : `bench-${o.suite}`)}`);
     return;
   }
   const res = { startedAt: new Date().toISOString(), options: o, skipped: [], targets: [], rounds: [] };
@@ -806,7 +978,11 @@ async function main() {
   log(`upstream on 127.0.0.1:${upPort} (${tools.nginx ? 'nginx return 200' : 'node:http fallback'}, ${BODY.length + 1}-byte body)`);
 
   // targets
-  let defs = targetDefs(tools, nproc);
+  if (o.suite === 'static') {
+    // nginx started as root serves as `nobody`: the site (and the path to it) must be world-readable.
+    chmodSync(TMP, 0o755);
+    writeSite(join(TMP, 'site')); log(`site folder ${join(TMP, 'site')}: ${SITE_FILES.map((f) => `${f.path} ${f.body.length} B`).join(', ')}`); }
+  let defs = targetDefs(tools, nproc, o.suite);
   if (o.only) defs = defs.filter((d) => o.only.includes(d.id) || defs.some((x) => o.only.includes(x.id) && x.shares === d.id));
   const targets = [];
   for (const d of defs) {
@@ -833,13 +1009,28 @@ async function main() {
       try {
         if (t.proc.exited) throw new Error(`${t.id} is no longer running (${t.proc.code ?? t.proc.signal}); see ${t.proc.logPath}`);
         out.settle = await settle();
-        if (o.warmup > 0) await wrk(t.port, t.host, 64, o.warmup);
+        if (o.warmup > 0) await wrk(t.port, t.host, 64, o.warmup, t.file?.path);
         const rss = rssKB(tree(t.proc.pid));
         rssMax.set(t.id, Math.max(rssMax.get(t.id) ?? 0, rss));
         out.rssKB = rss;
-        out.c64 = await measure(t, 64, o.duration);
-        out.c1 = await measure(t, 1, o.duration);
-        log(`  ${t.id.padEnd(16)} ${fmtInt(out.c64.rps).padStart(7)} req/s @64  p99 ${fmtLat(out.c64.p99us).padStart(9)}  ${fmt1(out.c64.cpuUsPerReq).padStart(6)} µs CPU/req   @1: ${fmtInt(out.c1.rps).padStart(6)} req/s p50 ${fmtLat(out.c1.p50us)}${out.c64.non2xx + out.c1.non2xx ? `  ⚠ non-2xx ${out.c64.non2xx + out.c1.non2xx}` : ''}`);
+        if (o.suite === 'obs') {
+          // The access log is flushed every second: wait past a flush before counting its lines,
+          // around each wrk run (the same pause for both targets, so the runs stay comparable).
+          const lines = () => (t.accessLogPath ? countLines(t.accessLogPath) : undefined);
+          await sleep(1_500);
+          const l0 = lines();
+          out.c64 = await measure(t, 64, o.duration);
+          await sleep(1_500);
+          const l1 = lines();
+          out.c1 = await measure(t, 1, o.duration);
+          await sleep(1_500);
+          const l2 = lines();
+          if (l0 !== undefined) { out.c64.logLines = l1 - l0; out.c1.logLines = l2 - l1; }
+        } else {
+          out.c64 = await measure(t, 64, o.duration);
+          out.c1 = await measure(t, 1, o.duration);
+        }
+        log(`  ${t.id.padEnd(16)} ${fmtInt(out.c64.rps).padStart(7)} req/s @64  p99 ${fmtLat(out.c64.p99us).padStart(9)}  ${fmt1(out.c64.cpuUsPerReq).padStart(6)} µs CPU/req   @1: ${fmtInt(out.c1.rps).padStart(6)} req/s p50 ${fmtLat(out.c1.p50us)}${out.c64.non2xx + out.c1.non2xx ? `  ⚠ non-2xx ${out.c64.non2xx + out.c1.non2xx}` : ''}${out.c64.logLines !== undefined ? `  log lines ${out.c64.logLines}/${out.c64.requests} @64, ${out.c1.logLines}/${out.c1.requests} @1` : ''}`);
       } catch (err) {
         out.error = err.message;
         log(`  ${t.id}: FAILED ${err.message}`);
@@ -861,7 +1052,7 @@ async function main() {
     for (const mode of t100.ready?.hasDelta ? ['delta', 'full'] : ['full']) res.envCreate[mode] = await envCreate(t100, mode, o.createTrials, log);
   }
 
-  res.targets_met = evaluateTargets(res);
+  res.targets_met = o.suite === 'proxy' ? evaluateTargets(res) : [];
   // profile when a target is not met
   const unmet = res.targets_met.filter((g) => g.met === false);
   if (o.profile && unmet.length && byId.get('sy-1w')) {
@@ -893,13 +1084,13 @@ async function main() {
 
   res.finishedAt = new Date().toISOString();
   res.loadavgEnd = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  const report = buildReport(res);
+  const report = o.suite === 'static' ? buildStaticReport(res) : o.suite === 'obs' ? buildObsReport(res) : buildReport(res);
   console.log('\n' + report + '\n');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  const jsonPath = o.out ?? join(ROOT, 'bench', 'results', o.quick ? 'quick.json' : 'latest.json');
+  const jsonPath = o.out ?? join(ROOT, 'bench', 'results', o.quick ? (o.suite === 'proxy' ? 'quick.json' : `quick-${o.suite}.json`) : o.suite === 'proxy' ? 'latest.json' : `${o.suite}.json`);
   writeFileSync(jsonPath, JSON.stringify(res, null, 2) + '\n');
   log(`wrote ${jsonPath}`);
-  if (o.docs) log(`updated ${updateDocs(report)}`);
+  if (o.docs) log(`updated ${updateDocs(report, o.suite === 'proxy' ? 'bench' : `bench-${o.suite}`)}`);
 }
 
 /** "Create an environment → first 200" trials against the 100k-env driver, in one mode. */
