@@ -25,6 +25,7 @@ import { filterResponseHeaders, forwardRequestHeaders } from './headers.js';
 import { CappedBody, closeHeaders } from './hygiene.js';
 import { DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BUDGET_PERCENT, type RetryBudget } from './outlier.js';
 import { sendProblem } from './problem.js';
+import { proxyH2 } from './h2-upstream.js';
 import type { EndpointState, UpstreamPools } from './upstreams.js';
 
 type UpstreamDecision = Extract<RouteDecision, { kind: 'upstream' }>;
@@ -91,6 +92,7 @@ export function proxyHttp(pools: UpstreamPools, req: IncomingMessage, res: Serve
   if (hasBody(req)) {
     body = info.maxBodyBytes !== undefined && req.headers['content-length'] === undefined ? new CappedBody(req, info.maxBodyBytes) : req;
   }
+  if (d.service.protocol === 'h2c') return proxyH2(pools, req, res, d, info, headers, body);
   return new Promise<ProxyOutcome>((resolve) => { new Exchange(pools, req, res, d, info, headers, body, resolve).start(); });
 }
 

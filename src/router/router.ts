@@ -20,6 +20,7 @@ import { answerClientError, refuseRequest, resolveLimits, type RequestLimits } f
 import type { ResilienceOptions } from './outlier.js';
 import type { EdgePolicies } from './edge-policy.js';
 import { listenHttps } from './edge-setup.js';
+import { attachH2c, type H2cFront } from './h2c.js';
 import type { CertificateManager } from '../edge/cert-store.js';
 import type { ChallengeStore } from '../edge/acme.js';
 import type { Http2SecureServer } from 'node:http2';
@@ -58,6 +59,7 @@ export class Router {
   readonly #limits: RequestLimits;
   readonly #servers: Server[] = [];
   readonly #h2: Http2SecureServer[] = [];
+  readonly #h2c: H2cFront[] = [];
   readonly #versionWaiters: { version: number; resolve: () => void }[] = [];
   #sweep: ReturnType<typeof setTimeout> | undefined;
 
@@ -121,9 +123,12 @@ export class Router {
     return new Promise((resolve) => this.#versionWaiters.push({ version, resolve }));
   }
 
-  /** Starts the edge listener; resolves with the bound port. */
-  listenEdge(port: number, host = '127.0.0.1'): Promise<number> {
-    return this.#listen({ edge: true }, port, host);
+  /**
+   * Starts the edge listener; resolves with the bound port. With `h2c` (default on) the same port
+   * also serves HTTP/2 cleartext to clients with prior knowledge (the connection preface).
+   */
+  listenEdge(port: number, host = '127.0.0.1', options: { h2c?: boolean } = {}): Promise<number> {
+    return this.#listen({ edge: true }, port, host, options.h2c ?? true);
   }
 
   /** Starts one internal listener per service; resolves with `service → port`. */
@@ -140,8 +145,9 @@ export class Router {
     return out;
   }
 
-  #listen(target: Target, port: number, host: string): Promise<number> {
+  #listen(target: Target, port: number, host: string, h2c = false): Promise<number> {
     const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, maxHeaderSize: this.#limits.maxHeaderBytes }, (req, res) => this.#onRequest(target, req, res));
+    if (h2c) this.#h2c.push(attachH2c(server, this.handleEdge(false)));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(target, req, socket, head));
     server.on('clientError', answerClientError); // 431 for a header block over maxHeaderSize, else 400
     this.#servers.push(server);
@@ -301,7 +307,12 @@ export class Router {
     if (this.#sweep) clearTimeout(this.#sweep);
     const closing = [...this.#servers, ...this.#h2].map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const s of this.#servers) s.closeIdleConnections();
-    const timer = setTimeout(() => { for (const s of this.#servers) s.closeAllConnections(); for (const s of this.#h2) s.emit('swy:force-close'); }, drainMs);
+    for (const f of this.#h2c) f.close();
+    const timer = setTimeout(() => {
+      for (const s of this.#servers) s.closeAllConnections();
+      for (const s of this.#h2) s.emit('swy:force-close');
+      for (const f of this.#h2c) f.destroy();
+    }, drainMs);
     await Promise.all(closing);
     clearTimeout(timer);
     await this.#pools.close();

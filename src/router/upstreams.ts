@@ -6,6 +6,7 @@
  * among the endpoints that are not ejected; retry budgets are kept per upstream (`<env>/<service>`).
  */
 import { Pool } from 'undici';
+import { H2Sessions } from './h2-upstream.js';
 import type { EndpointRoute, Snapshot, Upstream } from '../routing/index.js';
 import {
   DEFAULT_OUTLIER, DEFAULT_RETRY_BUDGET, OutlierState, RetryBudget, mayEject, nextEjectionMs,
@@ -78,6 +79,11 @@ export class UpstreamPools {
   /** Bumped on every ejection and return: invalidates the usable-endpoint lists. */
   #generation = 0;
   readonly #usableCache = new WeakMap<Upstream, { generation: number; endpoints: readonly EndpointRoute[] }>();
+  /** HTTP/2 cleartext sessions for `protocol: h2c` services (one per endpoint). */
+  readonly h2 = new H2Sessions();
+
+  /** The router's upstream timeouts (defaults for services that set none). */
+  get timeouts(): UpstreamTimeouts { return this.#timeouts; }
 
   constructor(timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS, resilience: ResilienceOptions = {}) {
     this.#timeouts = timeouts;
@@ -193,6 +199,7 @@ export class UpstreamPools {
         for (const p of s.pools()) void p.close().catch(() => undefined);
       }
     }
+    this.h2.sweep(live);
     const now = Date.now();
     for (const [key, b] of this.#budgets) if (b.idle(now)) this.#budgets.delete(key);
   }
@@ -209,6 +216,7 @@ export class UpstreamPools {
     this.#byOrigin.clear();
     this.#budgets.clear();
     for (const s of all) { s.closed = true; this.#forget(s); }
+    this.h2.close();
     await Promise.all(all.flatMap((s) => s.pools()).map((p) => p.destroy().catch(() => undefined)));
   }
 }

@@ -26,6 +26,7 @@ export function compileSnapshot(table: RouteTable, previous?: Snapshot): Snapsho
   const services: CompiledService[] = table.services.map((s, index) => Object.freeze({
     index, name: s.name, stripPrefix: s.stripPrefix, kind: s.kind ?? 'service', spa: s.spa ?? false, notFound: s.notFound,
     timeouts: s.timeouts ? Object.freeze({ ...s.timeouts }) : undefined, retries: s.retries ? Object.freeze({ ...s.retries }) : undefined,
+    protocol: s.protocol === 'h2c' ? 'h2c' as const : undefined,
   }));
   const hostLabels = new Map<string, CompiledService>();
   table.services.forEach((s, i) => { if (s.host) hostLabels.set(s.host, services[i]!); });

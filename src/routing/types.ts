@@ -33,6 +33,8 @@ export interface ServiceRoute {
   readonly timeouts?: ServiceTimeouts;
   /** Services: retry policy (spec `retries`); absent = 1 retry, 20 % budget. */
   readonly retries?: RetryPolicy;
+  /** Services: upstream protocol (spec `protocol`); absent = HTTP/1.1. `h2c`: HTTP/2 cleartext (gRPC). */
+  readonly protocol?: 'http1' | 'h2c';
 }
 
 /** Upstream timeouts of a service (ms); an unset member uses the router's default. */
@@ -104,6 +106,8 @@ export interface CompiledService {
   readonly timeouts?: ServiceTimeouts | undefined;
   /** Retry policy; undefined = the defaults. */
   readonly retries?: RetryPolicy | undefined;
+  /** Upstream protocol; undefined = HTTP/1.1. */
+  readonly protocol?: 'h2c' | undefined;
 }
 
 /** The endpoints of one service in one environment. Identity is stable per `key`. */

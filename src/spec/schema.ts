@@ -56,6 +56,7 @@ export const ServiceSchema = z
     dependsOn: z.array(z.string()).default([]).describe('Services this one calls; each gets <NAME>_URL'),
     timeouts: ServiceTimeoutsSchema.optional(),
     retries: RetryPolicySchema.optional(),
+    protocol: z.enum(['http1', 'h2c']).default('http1').describe('Protocol the router speaks to instances: "http1" (HTTP/1.1) or "h2c" (HTTP/2 cleartext with prior knowledge, e.g. gRPC)'),
   })
   .describe('A service: a long-running process that serves HTTP');
 

@@ -74,7 +74,8 @@ export async function readRouteTable(store: Store, app: string): Promise<RouteTa
     const targets: ServiceRoute[] = [
       ...serviceNames.map((name) => {
         const svc = spec.services[name]!;
-        return { name, public: svc.public, stripPrefix: svc.stripPrefix, ...(svc.timeouts ? { timeouts: svc.timeouts } : {}), ...(svc.retries ? { retries: svc.retries } : {}) };
+        return { name, public: svc.public, stripPrefix: svc.stripPrefix, ...(svc.timeouts ? { timeouts: svc.timeouts } : {}), ...(svc.retries ? { retries: svc.retries } : {}),
+          ...(svc.protocol === 'h2c' ? { protocol: 'h2c' as const } : {}) };
       }),
       ...siteNames.map((name) => {
         const site = spec.sites[name]!;

@@ -65,6 +65,7 @@ describe('parseSpec: valid specs and defaults', () => {
       replicas: 1,
       env: {},
       dependsOn: [],
+      protocol: 'http1',
     });
     expect(Object.keys(spec.services)).toEqual(['web', 'api', 'payments']);
   });
