@@ -14,3 +14,4 @@ export {
 export { uploadDeploy, type UploadOptions, type UploadProgress } from './upload.js';
 export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 export { openBlobStore } from './open.js';
+export { BlobCache, type BlobCacheOptions } from './cache.js';

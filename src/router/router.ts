@@ -15,6 +15,7 @@ import { proxyHttp, proxyUpgrade, type ProxyOutcome, type ProxyRequestInfo } fro
 import { sendProblem } from './problem.js';
 import { serveStatic } from './static.js';
 import type { BlobStore, DeployManifest } from '../blob/index.js';
+import { BlobCache } from '../blob/cache.js';
 import { UpstreamPools, type UpstreamTimeouts } from './upstreams.js';
 import { answerClientError, refuseRequest, resolveLimits, type RequestLimits } from './hygiene.js';
 import type { ResilienceOptions } from './outlier.js';
@@ -64,6 +65,7 @@ export class Router {
   #sweep: ReturnType<typeof setTimeout> | undefined;
 
   readonly #blobs: BlobStore | undefined;
+  readonly #blobCache: BlobCache | undefined;
   readonly #policies: EdgePolicies | undefined;
   readonly #log: AccessLog | undefined;
   readonly #metrics: EdgeMetrics | undefined;
@@ -72,6 +74,7 @@ export class Router {
     this.#pools = new UpstreamPools(options.timeouts, options.resilience);
     this.#limits = resolveLimits(options.limits);
     this.#blobs = options.blobStore;
+    this.#blobCache = options.blobStore ? new BlobCache(options.blobStore) : undefined;
     this.#policies = options.policies;
     this.#log = options.accessLog;
     this.#metrics = options.metrics;
@@ -262,6 +265,7 @@ export class Router {
     const mountPath = d.stripLength > 0 ? path.slice(0, d.stripLength) : '';
     void serveStatic(req, res, {
       store: this.#blobs, manifest: d.deploy as DeployManifest, path: sitePath, spa: d.service.spa, mountPath,
+      ...(this.#blobCache ? { cache: this.#blobCache } : {}),
       ...(d.service.notFound ? { notFoundPage: d.service.notFound } : {}),
     });
   }

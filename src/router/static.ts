@@ -23,6 +23,7 @@ import { constants as zc, createBrotliCompress, createGzip } from 'node:zlib';
 import type { Readable, Transform } from 'node:stream';
 import { isCompressible } from '../blob/content-type.js';
 import type { DeployManifest, ManifestFile } from '../blob/manifest.js';
+import type { BlobCache } from '../blob/cache.js';
 import type { BlobStore, ByteRange } from '../blob/types.js';
 import { swyError, SwitchyardError } from '../errors/index.js';
 import { sendProblem } from './problem.js';
@@ -42,6 +43,8 @@ export interface ServeStaticOptions {
   notFoundPage?: string;
   /** Public prefix the site is mounted under (`/blog`), prepended to redirect `Location`s; default none. */
   mountPath?: string;
+  /** In-memory cache of small blobs (immutable, so never stale); without it every request reads the store. */
+  cache?: BlobCache;
   /** Smallest file compressed on the fly; default 1024 bytes. */
   compressMinBytes?: number;
 }
@@ -157,6 +160,21 @@ async function sendFile(
     return;
   }
   let body: Readable;
+  const cache = opts.cache;
+  if (cache !== undefined && rep.size <= cache.maxEntryBytes) {
+    // Small blob: answer from memory in one write (no file open/read/close per request).
+    let buf = cache.peek(rep.hash);
+    if (buf === undefined) {
+      try { buf = await cache.load(rep.hash, rep.size); } catch { buf = undefined; }
+    }
+    if (buf !== undefined) {
+      if (!rep.onTheFly) {
+        res.writeHead(code, headers);
+        res.end(range ? buf.subarray(range.start, Math.min(range.end, buf.length - 1) + 1) : buf);
+        return;
+      }
+    }
+  }
   try {
     body = await opts.store.get(rep.hash, range);
   } catch (err) {
