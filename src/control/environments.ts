@@ -117,13 +117,14 @@ export class Environments {
     for (const s of Object.keys(input.services)) {
       if (!(s in spec.services)) throw swyError('SWY_SERVICE_NOT_FOUND', `service "${s}" is not in the spec (services: ${Object.keys(spec.services).join(', ')})`, { service: s });
     }
-    if (this.#creating.has(name) || await store.getEnvironment(spec.app, name)) {
-      throw swyError('SWY_ENV_EXISTS', `environment "${name}" already exists`, { env: name });
-    }
-    const access = await storedPolicy(name, input.access?.public ? undefined : spec.access.previews, input.access);
+    // Claim the name before the first await: a concurrent create of it in this process gets 409 at
+    // once (across control planes, the store's primary key decides).
+    if (this.#creating.has(name)) throw swyError('SWY_ENV_EXISTS', `environment "${name}" is being created`, { env: name });
     this.#creating.add(name);
-    const record = { app: spec.app, name, kind: 'preview' as const, parent: 'base', overrides: { services: input.services }, hosts: [], access };
     try {
+      if (await store.getEnvironment(spec.app, name)) throw swyError('SWY_ENV_EXISTS', `environment "${name}" already exists`, { env: name });
+      const access = await storedPolicy(name, input.access?.public ? undefined : spec.access.previews, input.access);
+      const record = { app: spec.app, name, kind: 'preview' as const, parent: 'base', overrides: { services: input.services }, hosts: [], access };
       if (input.noWait) {
         const version = await store.createEnvironment(record);
         await this.d.waitRoutable(version);
