@@ -89,6 +89,7 @@ describe.each(backends)('store ($name)', ({ name }) => {
     await expect(store.deleteEnvironment(app, 'feat1')).rejects.toMatchObject({ code: 'SWY_ENV_NOT_FOUND' });
   });
 
+  // The lock file guards the embedded store only; PostgreSQL has no single owner (runIf is by backend, not by a missing dependency).
   it.runIf(name === 'pglite')('refuses a second owner of the data folder (same process)', async () => {
     await expect(openPgliteDriver(join(dir, 'store'))).rejects.toMatchObject({ code: 'SWY_STORE_LOCKED' });
   });
