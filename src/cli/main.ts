@@ -306,6 +306,16 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error ${err.code}: ${err.message}\n`);
       return err.code === 'SWY_SPEC_NOT_FOUND' ? 2 : 1;
     }
+    const msg = String((err as Error)?.message ?? err);
+    const inUse = /EADDRINUSE[^\d]*([\d.:\[\]a-f]*:(\d+))?/.exec(msg);
+    if (inUse) {
+      process.stderr.write(`error: address already in use${inUse[1] ? ` (${inUse[1]})` : ''}: another process listens there. Pick another --port / --admin-port / --https-port (0 = a free port), or stop the other process\n`);
+      return 1;
+    }
+    if (/EADDRNOTAVAIL|ENOTFOUND|getaddrinfo/.test(msg)) {
+      process.stderr.write(`error: cannot listen on that address (${msg.split('\n')[0]}): --host must be an IP address of this machine, e.g. 127.0.0.1\n`);
+      return 1;
+    }
     process.stderr.write(`error: ${(err as Error)?.stack ?? err}\n`);
     return 1;
   }

@@ -78,6 +78,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   const url = new URL(req.url ?? '/', 'http://admin');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   const method = req.method ?? 'GET';
+  refuseBrowserAttacks(deps, req, method);
   // Bound beyond loopback: writes need a token — except creating the first one from the host itself.
   const fromHost = /^(127\.|::1$|::ffff:127\.)/.test(req.socket.remoteAddress ?? '');
   if (method !== 'GET' && method !== 'HEAD' && deps.loopbackOnly === false && !(fromHost && url.pathname === '/v1/tokens')) await authorize(deps, req);
@@ -167,6 +168,30 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
     }
   }
   throw swyError('SWY_NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
+}
+
+/**
+ * The admin API can start processes, so a web page must not be able to drive it:
+ * - a request carrying an `Origin` other than the admin API's own is refused (CSRF);
+ * - on loopback, a `Host` that is not a loopback name is refused (DNS rebinding);
+ * - JSON writes must say `application/json` (a cross-site form post cannot, without a preflight).
+ * @throws `SWY_ACCESS_DENIED` (403), `SWY_BAD_REQUEST` (415-like, wrong content type).
+ */
+function refuseBrowserAttacks(deps: AdminApiDeps, req: IncomingMessage, method: string): void {
+  const host = (req.headers.host ?? '').toLowerCase();
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== 'null') {
+    let originHost = '';
+    try { originHost = new URL(origin).host.toLowerCase(); } catch { /* unparsable: refused below */ }
+    if (originHost !== host) throw swyError('SWY_ACCESS_DENIED', `cross-origin request from ${origin} refused: the admin API takes requests from the CLI and its own origin only`);
+  } else if (origin === 'null') throw swyError('SWY_ACCESS_DENIED', 'requests with Origin: null are refused');
+  if (deps.loopbackOnly !== false && !/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host)) {
+    throw swyError('SWY_ACCESS_DENIED', `Host "${host}" refused: the admin API listens on loopback and answers loopback names only (DNS rebinding guard)`);
+  }
+  if ((method === 'POST' || method === 'PATCH') && (req.headers['content-length'] !== '0' && req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
+    const ct = (req.headers['content-type'] ?? '').toLowerCase();
+    if (!ct.startsWith('application/json')) throw swyError('SWY_BAD_REQUEST', `request bodies must be JSON with Content-Type: application/json (got "${ct || 'none'}")`);
+  }
 }
 
 let tokenCache: { at: number; records: { id: string; hash: string }[] } | undefined;

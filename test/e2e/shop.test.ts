@@ -313,6 +313,28 @@ describe('switchyard up with the shop example', () => {
     expect((await sy.envs()).map((e) => e.name).sort()).toEqual(['base', 'feat2']);
   });
 
+  it('11. the admin API refuses what a web page could send: foreign Origin (CSRF), foreign Host (DNS rebinding), non-JSON bodies', async () => {
+    const { request: httpRequest } = await import('node:http');
+    const u = new URL(sy.admin);
+    const send = (headers: Record<string, string>, body: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: u.hostname, port: u.port, path: '/v1/environments', method: 'POST', headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+        let b = ''; res.setEncoding('utf8'); res.on('data', (c) => { b += c; }); res.on('end', () => resolve({ status: res.statusCode!, body: b }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const body = JSON.stringify({ name: 'csrf1', services: { api: { run: 'touch /tmp/swy-csrf; exec node server.js' } } });
+    const csrf = await send({ origin: 'http://evil.example', 'content-type': 'text/plain;charset=UTF-8' }, body);
+    expect(csrf.status).toBe(403);
+    expect(JSON.parse(csrf.body).code).toBe('SWY_ACCESS_DENIED');
+    const rebinding = await send({ host: 'evil.example', 'content-type': 'application/json' }, body);
+    expect(rebinding.status).toBe(403);
+    const plain = await send({ 'content-type': 'text/plain' }, body);
+    expect(plain.status).toBe(400);
+    expect(plain.body).toContain('application/json');
+    expect((await sy.envs()).map((e) => e.name)).not.toContain('csrf1');
+  });
+
   it('10. the internal discovery URL routes by header: none → base, feat2 → the preview', async () => {
     const st = await sy.cli(['status', '--json']);
     expect(st.code, st.stderr).toBe(0);
