@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { SpecError, swyError, type SpecIssue } from '../errors/index.js';
 import { SpecSchema, type AppSpec } from './schema.js';
+import { parseCidr } from '../edge/ip.js';
 
 /** Locates the spec: a file path, or a folder holding `switchyard.yaml`. Throws `SWY_SPEC_NOT_FOUND`. */
 export function findSpecFile(pathOrDir: string): string {
@@ -115,6 +116,40 @@ export function parseSpec(source: string, file: string): AppSpec {
       if (st.public === undefined && st.host === undefined) issues.push({ file, line: lineOf(['sites', name]), path: `sites.${name}`, message: 'needs "public" prefixes or a "host" label to be reachable' });
     }
   }
+  // Proxies whose X-Forwarded-For is believed: each must be a CIDR.
+  const rawProxies = (raw as { trustedProxies?: unknown } | null)?.trustedProxies;
+  if (Array.isArray(rawProxies)) {
+    rawProxies.forEach((c, idx) => {
+      if (typeof c !== 'string') return;
+      try { parseCidr(c); } catch {
+        issues.push({ file, line: lineOf(['trustedProxies', idx]), path: `trustedProxies.${idx}`, message: `"${c}" is not a CIDR range (e.g. "10.0.0.0/8" or "2001:db8::/32")` });
+      }
+    });
+  }
+  // dependsOn must not loop (start order and health waits would deadlock).
+  const deps = new Map<string, string[]>();
+  for (const [name, svc] of Object.entries(services)) {
+    const d = (svc as { dependsOn?: unknown } | null)?.dependsOn;
+    deps.set(name, Array.isArray(d) ? d.filter((x): x is string => typeof x === 'string' && names.has(x) && x !== name) : []);
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const reported = new Set<string>();
+  const visit = (n: string, stack: string[]): void => {
+    if (state.get(n) === 'done') return;
+    if (state.get(n) === 'visiting') {
+      const cycle = [...stack.slice(stack.indexOf(n)), n];
+      const key = [...cycle].sort().join(',');
+      if (!reported.has(key)) {
+        reported.add(key);
+        issues.push({ file, line: lineOf(['services', n, 'dependsOn']), path: `services.${n}.dependsOn`, message: `dependsOn forms a cycle: ${cycle.join(' → ')}` });
+      }
+      return;
+    }
+    state.set(n, 'visiting');
+    for (const m of deps.get(n) ?? []) visit(m, [...stack, n]);
+    state.set(n, 'done');
+  };
+  for (const n of deps.keys()) visit(n, []);
   const rawServices = (raw as { services?: unknown } | null)?.services;
   if (rawServices && typeof rawServices === 'object' && !Array.isArray(rawServices) && names.size === 0) {
     issues.push({ file, line: lineOf(['services']), path: 'services', message: 'declares no service' });

@@ -344,3 +344,22 @@ describe('specJsonSchema', () => {
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
   });
 });
+
+describe('semantic checks beyond the schema', () => {
+  const issuesOf = (src: string): SpecIssue[] => {
+    try { parseSpec(src, '/app/switchyard.yaml'); } catch (e) { return (e as SpecError).issues; }
+    return [];
+  };
+
+  test('trustedProxies entries must be CIDR ranges, each reported with its line', () => {
+    const issues = issuesOf('app: shop\ntrustedProxies:\n  - 10.0.0.0/8\n  - notacidr\nservices:\n  web: { run: x }\n');
+    expect(issues).toEqual([expect.objectContaining({ line: 4, path: 'trustedProxies.1', message: expect.stringContaining('"notacidr" is not a CIDR range') })]);
+  });
+
+  test('a dependsOn cycle is reported once, with its path', () => {
+    const issues = issuesOf('app: shop\nservices:\n  web: { run: x, dependsOn: [api] }\n  api: { run: x, dependsOn: [web] }\n  ok: { run: x }\n');
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.message).toBe('dependsOn forms a cycle: web → api → web');
+    expect(issues[0]!.path).toBe('services.web.dependsOn');
+  });
+});
