@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   alive, describeProcs, killLeftovers, makeWorkspace, request, sleep, startSwitchyard, waitGone,
   waitNoProcessesUnder, type Switchyard, type Workspace,
+  stopAndAssertClean,
 } from './harness.js';
 
 const API_REPLICAS = 3;
@@ -224,21 +225,8 @@ describe('the data plane of switchyard up --workers 2 (shop copy, api × 3)', ()
 
   afterAll(async () => {
     if (!ws) return;
-    let stopped: Awaited<ReturnType<Switchyard['stop']>> | undefined;
-    try {
-      if (sy) {
-        if (sy.child.exitCode === null && sy.child.signalCode === null) await remember().catch(() => undefined);
-        stopped = await sy.stop();
-      }
-      const leftPids = await waitGone([...seenPids], 10_000);
-      const leftProcs = await waitNoProcessesUnder(ws.root, 10_000);
-      expect(stopped?.killed, 'switchyard needed SIGKILL to stop').not.toBe(true);
-      expect(leftPids, `service pids still alive after stop: ${leftPids.join(', ')}`).toEqual([]);
-      expect(leftProcs, `processes left in the workspace:\n${describeProcs(leftProcs)}`).toEqual([]);
-    } finally {
-      killLeftovers(ws.root);
-      ws.remove();
-    }
+    if (sy && sy.child.exitCode === null && sy.child.signalCode === null) await remember().catch(() => undefined);
+    await stopAndAssertClean(ws, sy, seenPids, 10_000);
   }, 60_000);
 
   it('1. replicas: 3 → base runs api/0..2 and 60 requests reach all three', async () => {

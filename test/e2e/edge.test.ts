@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeProcs, killLeftovers, makeWorkspace, REPO, runCli, sleep, startSwitchyard, waitGone,
   waitNoProcessesUnder, type Switchyard, type Workspace,
+  stopAndAssertClean,
 } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -188,18 +189,8 @@ async function until<T>(fn: () => Promise<T> | T, ok: (v: T) => boolean, timeout
 /** Stops a switchyard and checks nothing it started is left; removes the workspace. */
 async function teardown(ws: Workspace | undefined, sy: Switchyard | undefined): Promise<void> {
   if (!ws) return;
-  try {
-    const pids = sy ? await sy.servicePids().catch(() => [] as number[]) : [];
-    const stopped = sy ? await sy.stop() : undefined;
-    const leftPids = await waitGone(pids, 6_000);
-    const leftProcs = await waitNoProcessesUnder(ws.root, 6_000);
-    expect(stopped?.killed, 'switchyard needed SIGKILL to stop').not.toBe(true);
-    expect(leftPids, `service pids still alive after stop: ${leftPids.join(', ')}`).toEqual([]);
-    expect(leftProcs, `processes left in the workspace:\n${describeProcs(leftProcs)}`).toEqual([]);
-  } finally {
-    killLeftovers(ws.root);
-    ws.remove();
-  }
+  const pids = sy ? await sy.servicePids().catch(() => [] as number[]) : [];
+  await stopAndAssertClean(ws, sy, pids);
 }
 
 // ---------------------------------------------------------------------------------------------

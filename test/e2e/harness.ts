@@ -355,3 +355,22 @@ export function sleep(ms: number): Promise<void> {
 export function describeProcs(ps: ProcInfo[]): string {
   return ps.map((p) => `pid ${p.pid} pgid ${p.pgid} ${p.state} ${p.environ.SWITCHYARD_INSTANCE ?? '?'}: ${p.cmd} (cwd ${p.cwd})`).join('\n');
 }
+
+/**
+ * Stops `sy` (if running) and asserts that it stopped without SIGKILL and that neither the
+ * given service PIDs nor any process under the workspace survived; always removes the workspace.
+ */
+export async function stopAndAssertClean(ws: Workspace, sy: Switchyard | undefined, pids: Iterable<number>, waitMs = 6_000): Promise<void> {
+  const { expect } = await import('vitest');
+  try {
+    const stopped = sy ? await sy.stop() : undefined;
+    const leftPids = await waitGone([...pids], waitMs);
+    const leftProcs = await waitNoProcessesUnder(ws.root, waitMs);
+    expect(stopped?.killed, 'switchyard needed SIGKILL to stop').not.toBe(true);
+    expect(leftPids, `service pids still alive after stop: ${leftPids.join(', ')}`).toEqual([]);
+    expect(leftProcs, `processes left in the workspace:\n${describeProcs(leftProcs)}`).toEqual([]);
+  } finally {
+    killLeftovers(ws.root);
+    ws.remove();
+  }
+}

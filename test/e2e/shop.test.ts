@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   alive, describeProcs, killLeftovers, makeWorkspace, processesUnder, runCli, startSwitchyard,
   waitGone, waitNoProcessesUnder, type Switchyard, type Workspace,
+  stopAndAssertClean,
 } from './harness.js';
 
 const BASE_CHAIN = ['web@base', 'api@base', 'payments@base'];
@@ -30,21 +31,8 @@ describe('switchyard up with the shop example', () => {
 
   afterAll(async () => {
     if (!ws) return;
-    let stopped: Awaited<ReturnType<Switchyard['stop']>> | undefined;
-    try {
-      if (sy) {
-        await remember().catch(() => undefined);
-        stopped = await sy.stop();
-      }
-      const leftPids = await waitGone([...seenPids], 6_000);
-      const leftProcs = await waitNoProcessesUnder(ws.root, 6_000);
-      expect(stopped?.killed, 'switchyard needed SIGKILL to stop').not.toBe(true);
-      expect(leftPids, `service pids still alive after stop: ${leftPids.join(', ')}`).toEqual([]);
-      expect(leftProcs, `processes left in the workspace:\n${describeProcs(leftProcs)}`).toEqual([]);
-    } finally {
-      killLeftovers(ws.root);
-      ws.remove();
-    }
+    if (sy) await remember().catch(() => undefined);
+    await stopAndAssertClean(ws, sy, seenPids);
   }, 60_000);
 
   it('1. up prints the URLs and READY; base routes web → api → payments', async () => {

@@ -40,6 +40,7 @@ function splitPem(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
+// pebbleAvailable() throws under CI=true when pebble is missing: CI fails, never skips.
 describe.skipIf(!HAVE_PEBBLE)('AcmeIssuer against pebble (real HTTP-01)', () => {
   let pebble: Pebble;
   let http: Server;

@@ -7,6 +7,7 @@ import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/
 const app = 'shop';
 const env = (name: string) => ({ app, name, kind: 'preview' as const, parent: 'base', overrides: { services: {} }, hosts: [] });
 
+// postgresAvailable() throws under CI=true when PostgreSQL is missing: CI fails, never skips.
 describe.runIf(postgresAvailable())('store on PostgreSQL', () => {
   let pg: TestPostgres;
   beforeAll(async () => { pg = await startPostgres(); });

@@ -94,6 +94,7 @@ describe.each(backends)('store ($name)', ({ name }) => {
     await expect(openPgliteDriver(join(dir, 'store'))).rejects.toMatchObject({ code: 'SWY_STORE_LOCKED' });
   });
 
+  // Same reason: a backend property, not a missing dependency.
   it.runIf(name === 'pglite')('refuses a second owner of the data folder (another process)', () => {
     const script = `import('${new URL('../../src/store/pglite.ts', import.meta.url).pathname}').then(m => m.openPgliteDriver(${JSON.stringify(join(dir, 'store'))})).then(() => { console.log('OPENED'); process.exit(0) }, e => { console.log(e.code); process.exit(3) })`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
