@@ -106,7 +106,7 @@ async function child(o) {
   const accessLog = createAccessLog({ destination: o.accessLog });
   const router = new Router({
     accessLog,
-    limits: { maxBodyBytes: 1024 * 1024, maxHeaderBytes: 16 * 1024, maxHeaderFields: 100, headTimeoutMs: HEAD_TIMEOUT_MS, keepAliveTimeoutMs: 5_000 },
+    limits: { maxBodyBytes: 1024 * 1024, maxHeaderBytes: 16 * 1024, maxHeaderFields: 100, headTimeoutMs: HEAD_TIMEOUT_MS, bodyTimeoutMs: HEAD_TIMEOUT_MS, keepAliveTimeoutMs: 5_000 },
     timeouts: { connectMs: 1_000, headersMs: 5_000, bodyMs: 5_000, keepAliveMs: 4_000 },
   });
   router.setSnapshot(compileSnapshot({

@@ -30,8 +30,12 @@ export class EdgePolicies {
 
   /** The client address, honouring only trusted proxies' X-Forwarded-For. */
   clientIp(req: IncomingMessage): string {
-    const socketIp = req.socket.remoteAddress ?? '';
-    return this.#trusted.size === 0 ? socketIp : clientIp(socketIp, req.headers['x-forwarded-for'] as string | undefined, this.#trusted);
+    return this.clientIpOf(req.socket.remoteAddress ?? '', () => req.headers['x-forwarded-for'] as string | undefined);
+  }
+
+  /** {@link clientIp} from the socket's address and a lookup of X-Forwarded-For (read only behind trusted proxies). */
+  clientIpOf(socketIp: string, forwardedFor: () => string | undefined): string {
+    return this.#trusted.size === 0 ? socketIp : clientIp(socketIp, forwardedFor(), this.#trusted);
   }
 
   #compiled(env: CompiledEnvironment): CompiledPolicy | undefined {

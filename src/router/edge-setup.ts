@@ -1,14 +1,11 @@
 /**
  * @module router/edge-setup
  * Builds the edge's optional parts from plain settings, the same way in the owner process and
- * in router workers: access policies, the access log, metrics, and the HTTPS listener (SNI
- * certificates from the local CA, HTTP/2 by ALPN, HTTP/1.1 fallback).
+ * in router workers: access policies, the access log, metrics, and the certificates of the
+ * HTTPS listener (SNI certificates from the local CA).
  */
-import { createSecureServer, type Http2SecureServer } from 'node:http2';
-import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAccessLog, type AccessLog } from '../edge/access-log.js';
-import { CertificateManager, MemoryCertStore, tlsServerOptions } from '../edge/cert-store.js';
+import { CertificateManager, MemoryCertStore } from '../edge/cert-store.js';
 import { createMetrics, type EdgeMetrics } from '../edge/metrics.js';
 import { EdgePolicies } from './edge-policy.js';
 
@@ -50,15 +47,6 @@ export function buildEdge(s: EdgeSettings): EdgeParts {
     },
     certs: s.tls ? new CertificateManager({ store: new MemoryCertStore(), localCa: { ca: { certPem: s.tls.caCertPem, keyPem: s.tls.caKeyPem }, domains: s.tls.domains } }) : undefined,
   };
-}
-
-/** Starts the HTTPS (h2 + http/1.1) edge listener; resolves with the bound port. */
-export function listenHttps(certs: CertificateManager, handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string): Promise<{ server: Http2SecureServer; port: number }> {
-  const server = createSecureServer({ ...tlsServerOptions(certs) }, handler as never);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve({ server, port: (server.address() as AddressInfo).port }); });
-  });
 }
 
 export function edgeSettingsToEnv(s: EdgeSettings): Record<string, string> {

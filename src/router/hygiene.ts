@@ -21,11 +21,21 @@ import { sendProblem } from './problem.js';
 export interface RequestLimits {
   /** Largest request body (bytes); default 100 MiB. */
   maxBodyBytes: number;
-  /** Largest request line + header block (bytes), node's `maxHeaderSize`; default 32 KiB. */
+  /** Largest request line + header block (bytes); over it → 431. Default 32 KiB. */
   maxHeaderBytes: number;
+  /** Most header fields in a request; over it → 431. Default 100. */
+  maxHeaderFields: number;
+  /** A request head must arrive within this time of its first byte (ms); else 408. Default 30 s. */
+  headTimeoutMs: number;
+  /** An idle keep-alive client connection is closed after this long (ms). Default 65 s. */
+  keepAliveTimeoutMs: number;
+  /** A request body that stalls this long (no bytes while the router is reading) → 408 and close (ms). Default 60 s. */
+  bodyTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: RequestLimits = { maxBodyBytes: 100 * 1024 * 1024, maxHeaderBytes: 32 * 1024 };
+export const DEFAULT_LIMITS: RequestLimits = {
+  maxBodyBytes: 100 * 1024 * 1024, maxHeaderBytes: 32 * 1024, maxHeaderFields: 100, headTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, bodyTimeoutMs: 60_000,
+};
 
 export function resolveLimits(limits?: Partial<RequestLimits>): RequestLimits {
   return { ...DEFAULT_LIMITS, ...limits };

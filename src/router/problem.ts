@@ -11,18 +11,21 @@ export function wantsJson(accept: string | undefined): boolean {
   return accept !== undefined && (accept.includes('json') || accept.includes('*/*') && !accept.includes('text/html'));
 }
 
+/** The problem's body for a client with this `Accept`: RFC 9457 JSON, else one text line. */
+export function problemBody(err: SwitchyardError, accept: string | undefined, url: string | undefined): { contentType: string; body: string } {
+  const status = err.statusCode === 499 ? 400 : err.statusCode;
+  return wantsJson(accept)
+    ? { contentType: 'application/problem+json', body: JSON.stringify(toProblem(err, url)) }
+    : { contentType: 'text/plain; charset=utf-8', body: `${status} ${err.code}: ${err.message}\n` };
+}
+
 export function sendProblem(req: IncomingMessage, res: ServerResponse, err: SwitchyardError, extraHeaders?: Record<string, string>): void {
   if (res.headersSent) { res.destroy(); return; }
   const status = err.statusCode === 499 ? 400 : err.statusCode;
   const headers: Record<string, string> = { 'cache-control': 'no-store', ...extraHeaders };
-  let body: string;
-  if (wantsJson(req.headers.accept)) {
-    headers['content-type'] = 'application/problem+json';
-    body = JSON.stringify(toProblem(err, req.url));
-  } else {
-    headers['content-type'] = 'text/plain; charset=utf-8';
-    body = `${status} ${err.code}: ${err.message}\n`;
-  }
+  const p = problemBody(err, req.headers.accept, req.url);
+  headers['content-type'] = p.contentType;
+  const body = p.body;
   headers['content-length'] = String(Buffer.byteLength(body));
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);

@@ -46,6 +46,8 @@ export interface ProxyRequestInfo {
    * Unset: no limit.
    */
   maxBodyBytes?: number;
+  /** Response header lines (`name: value\r\n` each) added by the router (HTTP/1.1 engine), e.g. HSTS. */
+  extraResponseLines?: string;
 }
 
 /** How a proxied exchange ended, for the access log and metrics. */
@@ -60,6 +62,8 @@ export interface ProxyOutcome {
   error: string | undefined;
   /** Dispatch of the answering attempt to its response head (ms); undefined without a head. */
   upstreamMs: number | undefined;
+  /** The `x-request-id` sent upstream and to the client (HTTP/1.1 engine; the node path reads it from the response). */
+  requestId?: string;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -254,8 +258,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
+/** undici's timeout codes under the names the HTTP/1.1 engine uses, so problems read the same for every client. */
+const CAUSE_NAMES: Record<string, string> = { UND_ERR_HEADERS_TIMEOUT: 'SWY_HEADERS_TIMEOUT', UND_ERR_BODY_TIMEOUT: 'SWY_BODY_TIMEOUT', UND_ERR_CONNECT_TIMEOUT: 'SWY_CONNECT_TIMEOUT' };
+
 function mapUpstreamError(err: Error & { code?: string }, d: UpstreamDecision, ep: EndpointRoute): SwitchyardError {
-  const extras = { env: d.env.name, service: d.service.name, upstreamEnv: d.upstream.env, endpoint: ep.id, cause: err.code ?? err.message };
+  const extras = { env: d.env.name, service: d.service.name, upstreamEnv: d.upstream.env, endpoint: ep.id, cause: CAUSE_NAMES[err.code ?? ''] ?? err.code ?? err.message };
   const code = err.code ?? '';
   if (TIMEOUT_CODES.has(code)) {
     return swyError('SWY_UPSTREAM_TIMEOUT', `service "${d.service.name}" (${ep.id}) did not answer in time (${code === 'UND_ERR_BODY_TIMEOUT' ? 'response body stalled' : 'no response head'})`, extras, err);

@@ -6,25 +6,26 @@
  * swaps it in one assignment, and a request keeps the snapshot it started with. The router
  * never touches the store.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { swyError } from '../errors/index.js';
 import { resolveEdge, resolveInternal, type RouteDecision, type Snapshot } from '../routing/index.js';
-import { proxyHttp, proxyUpgrade, type ProxyOutcome, type ProxyRequestInfo } from './proxy.js';
+import { proxyHttp, type ProxyOutcome, type ProxyRequestInfo } from './proxy.js';
 import { sendProblem } from './problem.js';
 import { serveStatic } from './static.js';
 import type { BlobStore, DeployManifest } from '../blob/index.js';
 import { BlobCache } from '../blob/cache.js';
 import { UpstreamPools, type UpstreamTimeouts } from './upstreams.js';
-import { answerClientError, refuseRequest, resolveLimits, type RequestLimits } from './hygiene.js';
+import { refuseRequest, resolveLimits, type RequestLimits } from './hygiene.js';
 import type { ResilienceOptions } from './outlier.js';
 import type { EdgePolicies } from './edge-policy.js';
-import { listenHttps } from './edge-setup.js';
-import { attachH2c, type H2cFront } from './h2c.js';
-import type { CertificateManager } from '../edge/cert-store.js';
+import { tlsServerOptions, type CertificateManager } from '../edge/cert-store.js';
 import type { ChallengeStore } from '../edge/acme.js';
-import type { Http2SecureServer } from 'node:http2';
+import { Http1Listener } from './http1/listener.js';
+import type { Http1Exchange } from './http1/server.js';
+import { BodyKind, rawGet } from './http1/parse.js';
+import { proxyExchange, sendProblemRaw } from './http1/proxy.js';
+import { compat } from './http1/compat.js';
+import type { Http1Limits } from './http1/server.js';
 import type { AccessLog } from '../edge/access-log.js';
 import type { EdgeMetrics } from '../edge/metrics.js';
 import { ensureTraceparent } from '../edge/traceparent.js';
@@ -46,7 +47,7 @@ export interface RouterOptions {
   metrics?: EdgeMetrics;
   /** Answers ACME HTTP-01 challenges (`/.well-known/acme-challenge/<token>`) from the shared store. */
   acmeChallenges?: ChallengeStore;
-  /** Body (413) and header block (431) limits; default 100 MiB and 32 KiB. */
+  /** Body (413), head (431: bytes, fields), slow head (408) and keep-alive limits; see {@link RequestLimits}. */
   limits?: Partial<RequestLimits>;
   /** Passive outlier ejection and retry budget tuning. */
   resilience?: ResilienceOptions;
@@ -58,9 +59,8 @@ export class Router {
   #snapshot: Snapshot | undefined;
   readonly #pools: UpstreamPools;
   readonly #limits: RequestLimits;
-  readonly #servers: Server[] = [];
-  readonly #h2: Http2SecureServer[] = [];
-  readonly #h2c: H2cFront[] = [];
+  readonly #listeners: Http1Listener[] = [];
+  readonly #http1: Http1Limits;
   readonly #versionWaiters: { version: number; resolve: () => void }[] = [];
   #sweep: ReturnType<typeof setTimeout> | undefined;
 
@@ -73,6 +73,8 @@ export class Router {
   constructor(options: RouterOptions = {}) {
     this.#pools = new UpstreamPools(options.timeouts, options.resilience);
     this.#limits = resolveLimits(options.limits);
+    const l = this.#limits;
+    this.#http1 = { maxHeadBytes: l.maxHeaderBytes, maxFields: l.maxHeaderFields, headTimeoutMs: l.headTimeoutMs, keepAliveTimeoutMs: l.keepAliveTimeoutMs, bodyTimeoutMs: l.bodyTimeoutMs, maxPipelineBytes: 64 * 1024 };
     this.#blobs = options.blobStore;
     this.#blobCache = options.blobStore ? new BlobCache(options.blobStore) : undefined;
     this.#policies = options.policies;
@@ -88,9 +90,11 @@ export class Router {
 
   /** Starts the HTTPS edge listener (SNI certificates, h2 by ALPN); resolves with the bound port. */
   async listenHttps(certs: CertificateManager, port: number, host = '127.0.0.1'): Promise<number> {
-    const l = await listenHttps(certs, this.handleEdge(true), port, host);
-    this.#h2.push(l.server);
-    return l.port;
+    const { SNICallback, minVersion } = tlsServerOptions(certs);
+    const target: Target = { edge: true, https: true };
+    const l = new Http1Listener((ex) => this.#onExchange(target, ex), { limits: this.#http1, h2Handler: this.handleEdge(true) as never, tls: { SNICallback, minVersion } });
+    this.#listeners.push(l);
+    return l.listen(port, host);
   }
 
   /** Serves edge requests on a server made elsewhere (the HTTPS/HTTP2 listener). */
@@ -149,15 +153,104 @@ export class Router {
   }
 
   #listen(target: Target, port: number, host: string, h2c = false): Promise<number> {
-    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, maxHeaderSize: this.#limits.maxHeaderBytes }, (req, res) => this.#onRequest(target, req, res));
-    if (h2c) this.#h2c.push(attachH2c(server, this.handleEdge(false)));
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(target, req, socket, head));
-    server.on('clientError', answerClientError); // 431 for a header block over maxHeaderSize, else 400
-    this.#servers.push(server);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve((server.address() as AddressInfo).port); });
-    });
+    const l = new Http1Listener((ex) => this.#onExchange(target, ex), { limits: this.#http1, ...(h2c ? { h2Handler: this.handleEdge(false) as never } : {}) });
+    this.#listeners.push(l);
+    return l.listen(port, host);
+  }
+
+  // HOT PATH (HTTP/1.1 engine) — change with care: one resolve, one proxy call, no store access.
+  #onExchange(target: Target, ex: Http1Exchange): void {
+    const snap = this.#snapshot;
+    if (snap === undefined) { sendProblemRaw(ex, swyError('SWY_STORE_UNAVAILABLE', 'the router has no routing snapshot yet')); return; }
+    const head = ex.head;
+    if (head.body === BodyKind.Length && head.contentLength > this.#limits.maxBodyBytes) {
+      sendProblemRaw(ex, swyError('SWY_BODY_TOO_LARGE', `the request body (${head.contentLength} bytes) exceeds the router's limit of ${this.#limits.maxBodyBytes} bytes`, { limit: this.#limits.maxBodyBytes }));
+      return;
+    }
+    const path = originForm(head.target);
+    if (path === undefined) { sendProblemRaw(ex, swyError('SWY_BAD_REQUEST', `request target "${head.target}" is not in origin or absolute form`)); return; }
+    if (target.edge) {
+      if (this.#acme !== undefined && path.startsWith(ACME_PREFIX)) { const c = compat(ex); answerChallenge(this.#acme, c.req, c.res, path); return; }
+      if (this.#redirect !== undefined && target.https !== true) {
+        const host = (head.host ?? '').replace(/:\d+$/, '');
+        ex.respond(308, 'Permanent Redirect', `location: https://${host}${this.#redirect.port === 443 ? '' : `:${this.#redirect.port}`}${path}\r\n`);
+        return;
+      }
+    }
+    const raw = head.raw;
+    const header = rawGet(raw, snap.routingHeader);
+    const baggage = rawJoined(raw, 'baggage');
+    const d = target.edge
+      ? resolveEdge(snap, { host: head.host, header, baggage, path })
+      : resolveInternal(snap, { service: target.service, header, baggage });
+    if (!target.edge) { this.#dispatchExchange(target, ex, snap, d, path, undefined); return; }
+    ensureTraceRaw(raw);
+    const clientIp = this.#policies !== undefined ? this.#policies.clientIpOf(ex.socket.remoteAddress ?? '', () => rawJoined(raw, 'x-forwarded-for')) : ex.socket.remoteAddress ?? '';
+    const obs = this.#log !== undefined || this.#metrics !== undefined ? this.#observerRaw(ex, d, clientIp) : undefined;
+    const env = d.kind === 'unknown-env' ? undefined : d.env;
+    if (env !== undefined && env.access !== undefined && this.#policies !== undefined) {
+      // Access policy, whichever way the environment was selected (host, header, baggage), upgrades included.
+      const c = compat(ex);
+      void this.#policies.admit(c.req, c.res, env, target.https === true).then((ok) => {
+        if (ok) this.#dispatchExchange(target, ex, snap, d, path, obs, clientIp);
+        else if (obs) atClose(c.res, () => obs());
+      }, (err) => sendProblem(c.req, c.res, swyError('SWY_INTERNAL', `access check failed: ${(err as Error).message}`)));
+      return;
+    }
+    this.#dispatchExchange(target, ex, snap, d, path, obs, clientIp);
+  }
+
+  #dispatchExchange(target: Target, ex: Http1Exchange, snap: Snapshot, d: RouteDecision, path: string, obs: ((o?: ProxyOutcome) => void) | undefined, clientIp?: string): void {
+    const hsts = target.edge && target.https === true && this.#hsts !== undefined ? `strict-transport-security: ${this.#hsts}\r\n` : undefined;
+    if (d.kind === 'upstream' && d.service.protocol !== 'h2c') {
+      const info = this.#infoRaw(target, ex, snap, d, path, clientIp);
+      if (hsts !== undefined) info.extraResponseLines = hsts;
+      proxyExchange(this.#pools, ex, d, info, obs);
+      return;
+    }
+    if (ex.head.upgrade) {
+      ex.closeAfter = true;
+      sendProblemRaw(ex, d.kind === 'upstream'
+        ? swyError('SWY_BAD_REQUEST', `service "${d.service.name}" speaks h2c: upgrades are not proxied to it`)
+        : swyError('SWY_ROUTE_NOT_FOUND', `no service takes upgrades at ${path}`));
+      if (obs) obs();
+      return;
+    }
+    const { req, res } = compat(ex);
+    if (hsts !== undefined) res.setHeader('strict-transport-security', this.#hsts!);
+    if (obs) atClose(res, () => obs());
+    this.#dispatch(target, req, res, snap, d, path, undefined);
+  }
+
+  /**
+   * The HTTP/1.1 engine's access-log and metrics recorder for one request: called with the
+   * proxy's outcome when proxied, else (no argument) once the response is over.
+   */
+  #observerRaw(ex: Http1Exchange, d: RouteDecision, clientIp: string): (o?: ProxyOutcome) => void {
+    const start = performance.now();
+    let done = false;
+    return (o?: ProxyOutcome) => {
+      if (done) return;
+      done = true;
+      const status = o?.status ?? (ex.aborted ? 499 : ex.status);
+      this.#record(d, start, status, o, {
+        reqId: o?.requestId ?? '', method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp,
+        traceparent: rawGet(ex.head.raw, 'traceparent'),
+      });
+    };
+  }
+
+  #infoRaw(target: Target, ex: Http1Exchange, snap: Snapshot, d: Extract<RouteDecision, { kind: 'upstream' }>, path: string, clientIp: string | undefined): ProxyRequestInfo {
+    let upPath = path;
+    if (d.stripLength > 0) {
+      upPath = path.slice(d.stripLength);
+      if (upPath.length === 0 || upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
+    }
+    return {
+      edge: target.edge, clientIp: clientIp ?? ex.socket.remoteAddress ?? '', proto: target.edge && target.https ? 'https' : 'http', path: upPath,
+      routingHeader: snap.routingHeader, maxBodyBytes: this.#limits.maxBodyBytes,
+      responseHeaders: d.fallback === 'unknown-env' ? FALLBACK_HEADER : undefined,
+    };
   }
 
   #decide(target: Target, req: IncomingMessage, snap: Snapshot, path: string): RouteDecision {
@@ -229,27 +322,35 @@ export class Router {
     return (o?: ProxyOutcome) => {
       if (done) return;
       done = true;
-      const durationMs = performance.now() - start;
-      const env = d.kind === 'unknown-env' ? d.name : d.env.name;
-      const service = d.kind === 'upstream' || d.kind === 'site' || d.kind === 'no-upstream' ? d.service.name : undefined;
       const status = o?.status ?? (res.writableFinished ? res.statusCode : 499); // 499: the client went away first
-      this.#metrics?.observeRequest({ env, ...(service ? { service } : {}), status, durationMs });
-      if (this.#log !== undefined) {
-        const tp = req.headers.traceparent as string | undefined;
-        this.#log.log({
-          reqId: (res.getHeader('x-request-id') as string | undefined) ?? '', env, ...(service ? { service } : {}),
-          ...(d.kind === 'upstream' ? { instance: o?.endpoint ?? `${d.upstream.env}/${d.service.name}` } : d.kind === 'site' ? { instance: `${d.service.name}@${d.deploy.id}` } : {}),
-          method: req.method ?? '', host: (req.headers.host ?? '') as string, path: req.url ?? '', status,
-          bytes: h2 ? Number(res.getHeader('content-length') ?? 0) || 0 : Math.max(0, (socket.bytesWritten ?? written) - written),
-          durationMs: Math.round(durationMs * 1000) / 1000,
-          ...(o?.upstreamMs !== undefined ? { upstreamMs: Math.round(o.upstreamMs * 1000) / 1000 } : {}),
-          ...(o ? { retries: o.retries } : {}),
-          clientIp,
-          ...(d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? { fallback: d.fallback } : {}),
-          ...(tp ? { traceId: tp.slice(3, 35) } : {}),
-        });
-      }
+      this.#record(d, start, status, o, {
+        reqId: (res.getHeader('x-request-id') as string | undefined) ?? '', method: req.method ?? '', host: (req.headers.host ?? '') as string, path: req.url ?? '',
+        bytes: h2 ? Number(res.getHeader('content-length') ?? 0) || 0 : Math.max(0, (socket.bytesWritten ?? written) - written),
+        clientIp, traceparent: req.headers.traceparent as string | undefined,
+      });
     };
+  }
+
+  /** Writes one access-log line and the request metrics. */
+  #record(d: RouteDecision, start: number, status: number, o: ProxyOutcome | undefined,
+    r: { reqId: string; method: string; host: string; path: string; bytes: number; clientIp: string; traceparent: string | undefined }): void {
+    const durationMs = performance.now() - start;
+    const env = d.kind === 'unknown-env' ? d.name : d.env.name;
+    const service = d.kind === 'upstream' || d.kind === 'site' || d.kind === 'no-upstream' ? d.service.name : undefined;
+    this.#metrics?.observeRequest({ env, ...(service ? { service } : {}), status, durationMs });
+    if (this.#log === undefined) return;
+    const tp = r.traceparent;
+    this.#log.log({
+      reqId: r.reqId, env, ...(service ? { service } : {}),
+      ...(d.kind === 'upstream' ? { instance: o?.endpoint ?? `${d.upstream.env}/${d.service.name}` } : d.kind === 'site' ? { instance: `${d.service.name}@${d.deploy.id}` } : {}),
+      method: r.method, host: r.host, path: r.path, status, bytes: r.bytes,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      ...(o?.upstreamMs !== undefined ? { upstreamMs: Math.round(o.upstreamMs * 1000) / 1000 } : {}),
+      ...(o ? { retries: o.retries } : {}),
+      clientIp: r.clientIp,
+      ...(d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? { fallback: d.fallback } : {}),
+      ...(tp ? { traceId: tp.slice(3, 35) } : {}),
+    });
   }
 
   #serveSite(req: IncomingMessage, res: ServerResponse, d: Extract<RouteDecision, { kind: 'site' }>, path: string): void {
@@ -268,15 +369,6 @@ export class Router {
       ...(this.#blobCache ? { cache: this.#blobCache } : {}),
       ...(d.service.notFound ? { notFoundPage: d.service.notFound } : {}),
     });
-  }
-
-  #onUpgrade(target: Target, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const snap = this.#snapshot;
-    const path = originForm(req.url);
-    if (snap === undefined || path === undefined) { socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'); return; }
-    const d = this.#decide(target, req, snap, path);
-    if (d.kind !== 'upstream') { socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'); return; }
-    proxyUpgrade(this.#pools, req, socket, head, d, this.#info(target, req, snap, d, path));
   }
 
   #info(target: Target, req: IncomingMessage, snap: Snapshot, d: Extract<RouteDecision, { kind: 'upstream' }>, path: string): ProxyRequestInfo {
@@ -309,16 +401,7 @@ export class Router {
   /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes everything. */
   async close(drainMs = 5_000): Promise<void> {
     if (this.#sweep) clearTimeout(this.#sweep);
-    const closing = [...this.#servers, ...this.#h2].map((s) => new Promise<void>((r) => s.close(() => r())));
-    for (const s of this.#servers) s.closeIdleConnections();
-    for (const f of this.#h2c) f.close();
-    const timer = setTimeout(() => {
-      for (const s of this.#servers) s.closeAllConnections();
-      for (const s of this.#h2) s.emit('swy:force-close');
-      for (const f of this.#h2c) f.destroy();
-    }, drainMs);
-    await Promise.all(closing);
-    clearTimeout(timer);
+    await Promise.all(this.#listeners.map((l) => l.close(drainMs)));
     await this.#pools.close();
   }
 }
@@ -336,6 +419,27 @@ function answerChallenge(store: ChallengeStore, req: IncomingMessage, res: Serve
   const send = (status: number, body: string) => res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' }).end(body);
   if (!/^[A-Za-z0-9_-]{1,256}$/.test(token)) { send(404, 'not found\n'); return; }
   store.get(token).then((ka) => (ka ? send(200, ka) : send(404, 'no such challenge\n')), () => send(503, 'challenge store unavailable\n'));
+}
+
+const FALLBACK_HEADER = Object.freeze({ 'x-switchyard-fallback': 'unknown-env' });
+
+/** Values of every field `name` (lower-case) joined with `, `, or undefined. */
+function rawJoined(raw: readonly string[], name: string): string | undefined {
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (k.length === name.length && (k === name || k.toLowerCase() === name)) out = out === undefined ? raw[i + 1] : `${out}, ${raw[i + 1]}`;
+  }
+  return out;
+}
+
+/** {@link ensureTrace} on the HTTP/1.1 engine's field list (edited in place). */
+function ensureTraceRaw(raw: string[]): void {
+  const cur = rawGet(raw, 'traceparent');
+  const tp = ensureTraceparent(cur);
+  if (tp === cur) return;
+  for (let i = raw.length - 2; i >= 0; i -= 2) { const n = raw[i]!.toLowerCase(); if (n === 'traceparent' || n === 'tracestate') raw.splice(i, 2); }
+  raw.push('traceparent', tp);
 }
 
 /** Keeps a valid W3C traceparent or creates one (then drops `tracestate`, which belonged to the old trace). */

@@ -7,6 +7,7 @@
  */
 import { Pool } from 'undici';
 import { H2Sessions } from './h2-upstream.js';
+import { RawPool } from './http1/client.js';
 import type { EndpointRoute, Snapshot, Upstream } from '../routing/index.js';
 import {
   DEFAULT_OUTLIER, DEFAULT_RETRY_BUDGET, OutlierState, RetryBudget, mayEject, nextEjectionMs,
@@ -42,13 +43,14 @@ export class EndpointState {
   inflight = 0;
   closed = false;
   readonly outlier = new OutlierState();
-  /** Pool with the router's connect timeout. */
-  readonly pool: Pool;
+  /** undici pool with the router's connect timeout (HTTP/2 clients' requests to HTTP/1.1 upstreams); made on first use. */
+  #pool: Pool | undefined;
   /** Pools for services that set another connect timeout (undici's is per pool); rare. */
   #byConnectMs: Map<number, Pool> | undefined;
   constructor(readonly origin: string, private readonly t: UpstreamTimeouts) {
-    this.pool = newPool(origin, t, t.connectMs);
   }
+
+  get pool(): Pool { return (this.#pool ??= newPool(this.origin, this.t, this.t.connectMs)); }
 
   /** The pool to use for a connect timeout (`undefined`: the router's). */
   poolFor(connectMs: number | undefined): Pool {
@@ -59,8 +61,32 @@ export class EndpointState {
     return p;
   }
 
+  #raw: RawPool | undefined;
+  #rawKey = '';
+
+  /**
+   * The raw-socket keep-alive pool (HTTP/1.1 engine) for a service's timeouts (`undefined`: the
+   * router's). An endpoint belongs to one service, so one pool; a changed setting replaces it
+   * (the old one's sockets finish their requests, then close).
+   */
+  rawPool(st: { connectMs?: number; headersMs?: number; idleMs?: number } | undefined): RawPool {
+    const key = st === undefined ? '' : `${st.connectMs}/${st.headersMs}/${st.idleMs}`;
+    if (this.#raw !== undefined && key === this.#rawKey) return this.#raw;
+    this.#raw?.close();
+    const u = new URL(this.origin);
+    const t = this.t;
+    this.#raw = new RawPool(u.hostname, Number(u.port), {
+      connectMs: st?.connectMs ?? t.connectMs, headersMs: st?.headersMs ?? t.headersMs, bodyMs: st?.idleMs ?? t.bodyMs, keepAliveMs: t.keepAliveMs,
+    });
+    this.#rawKey = key;
+    return this.#raw;
+  }
+
+  /** The raw pool if one was made. */
+  get raw(): RawPool | undefined { return this.#raw; }
+
   /** Every pool of this endpoint. */
-  pools(): Pool[] { return this.#byConnectMs ? [this.pool, ...this.#byConnectMs.values()] : [this.pool]; }
+  pools(): Pool[] { return [...(this.#pool ? [this.#pool] : []), ...(this.#byConnectMs?.values() ?? [])]; }
 }
 
 /** Failure kinds the proxy reports: `connect` ejects at once, `gateway` counts toward N in a row. */
@@ -85,7 +111,15 @@ export class UpstreamPools {
   /** The router's upstream timeouts (defaults for services that set none). */
   get timeouts(): UpstreamTimeouts { return this.#timeouts; }
 
+  /** Applies the raw pools' deadlines (connect, head, body idle, keep-alive) every 250 ms. */
+  readonly #deadlines: ReturnType<typeof setInterval>;
+
   constructor(timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS, resilience: ResilienceOptions = {}) {
+    this.#deadlines = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.#byOrigin.values()) s.raw?.sweep(now);
+    }, 250);
+    this.#deadlines.unref();
     this.#timeouts = timeouts;
     this.#outlier = { ...DEFAULT_OUTLIER, ...resilience.outlier };
     this.#budgetOptions = { ...DEFAULT_RETRY_BUDGET, ...resilience.retryBudget };
@@ -197,6 +231,7 @@ export class UpstreamPools {
         s.closed = true;
         this.#forget(s);
         for (const p of s.pools()) void p.close().catch(() => undefined);
+        s.raw?.close();
       }
     }
     this.h2.sweep(live);
@@ -212,7 +247,9 @@ export class UpstreamPools {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#deadlines);
     const all = [...this.#byOrigin.values()];
+    for (const s of all) s.raw?.close(true);
     this.#byOrigin.clear();
     this.#budgets.clear();
     for (const s of all) { s.closed = true; this.#forget(s); }

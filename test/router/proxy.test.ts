@@ -290,7 +290,7 @@ describe('upstream failures', () => {
     const r = await send(port, { path: '/slow' });
     const elapsed = Date.now() - t0;
     expect(r.status).toBe(504);
-    expect(json(r)).toMatchObject({ code: 'SWY_UPSTREAM_TIMEOUT', service: 'app', env: 'base', cause: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(json(r)).toMatchObject({ code: 'SWY_UPSTREAM_TIMEOUT', service: 'app', env: 'base', cause: 'SWY_HEADERS_TIMEOUT' });
     expect(held).toHaveLength(1); // it did reach the upstream, once (a timeout is not retried)
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect(elapsed).toBeLessThan(3_000);
