@@ -48,6 +48,8 @@ export interface ResponseHandler {
   onResponseError(err: UpstreamError): void;
   /** The request socket can take more bytes after a write returned false. */
   onRequestDrain(): void;
+  /** One read from the socket was fully handed on (a point to flush writes batched since the head). */
+  onReadEnd(): void;
 }
 
 const enum C { Connecting, Idle, Busy, Closed }
@@ -152,6 +154,12 @@ export class UpstreamConn {
   }
 
   #onData(chunk: Buffer): void {
+    const h = this.#handler;
+    this.#read(chunk);
+    h?.onReadEnd();
+  }
+
+  #read(chunk: Buffer): void {
     const h = this.#handler;
     if (h === undefined || this.#state !== C.Busy) {
       // Bytes nobody asked for (an idle socket): the upstream is out of step; drop the socket.

@@ -103,6 +103,8 @@ class RawExchange implements ResponseHandler, BodySink {
   /** De-chunking for HTTP/1.0 clients. */
   #dechunk: ChunkedDecoder | undefined;
   #over = false;
+  /** The client socket is corked from the response head to the end of that upstream read: head and body leave in one write. */
+  #corked = false;
 
   constructor(
     readonly pools: UpstreamPools, readonly ex: Http1Exchange, readonly d: UpstreamDecision, readonly info: ProxyRequestInfo,
@@ -154,6 +156,13 @@ class RawExchange implements ResponseHandler, BodySink {
     this.#active = true;
     state.inflight++;
     this.#t0 = performance.now();
+    // Head and the body bytes already here leave in one write.
+    const sock = conn.socket;
+    sock.cork();
+    try { this.#send(conn, ep); } finally { sock.uncork(); }
+  }
+
+  #send(conn: UpstreamConn, ep: EndpointRoute): void {
     conn.request(this.ex.method, this.ex.head.host !== undefined ? this.head : `${this.head}host: ${ep.host}:${ep.port}\r\n\r\n`, this, this.upgrade);
     if (!this.#bodyAttached) { this.#bodyAttached = true; this.ex.readBody(this); }
     else if (this.ex.bodyComplete) conn.endRequest();
@@ -225,6 +234,7 @@ class RawExchange implements ResponseHandler, BodySink {
     }
     if (close) { ex.closeAfter = true; lines += 'connection: close\r\n'; }
     else if (client10) lines += 'connection: keep-alive\r\n';
+    if (!this.#corked) { this.#corked = true; ex.socket.cork(); }
     ex.writeHead(head.status, lines + '\r\n');
   }
 
@@ -263,6 +273,10 @@ class RawExchange implements ResponseHandler, BodySink {
   }
 
   onRequestDrain(): void { this.ex.resumeBody(); }
+
+  onReadEnd(): void {
+    if (this.#corked) { this.#corked = false; this.ex.socket.uncork(); }
+  }
 
   /** Replays on a fresh socket: the request must be idempotent and no body byte sent. */
   #mayReplay(): boolean {
