@@ -185,7 +185,7 @@ export class Router {
       : resolveInternal(snap, { service: target.service, header, baggage });
     if (!target.edge) { this.#dispatchExchange(target, ex, snap, d, path, undefined); return; }
     ensureTraceRaw(raw);
-    const clientIp = this.#policies !== undefined ? this.#policies.clientIpOf(ex.socket.remoteAddress ?? '', () => rawJoined(raw, 'x-forwarded-for')) : ex.socket.remoteAddress ?? '';
+    const clientIp = this.#policies !== undefined ? this.#policies.clientIpOf(ex.conn.remoteAddress, () => rawJoined(raw, 'x-forwarded-for')) : ex.conn.remoteAddress;
     const obs = this.#log !== undefined || this.#metrics !== undefined ? this.#observerRaw(ex, d, clientIp) : undefined;
     const env = d.kind === 'unknown-env' ? undefined : d.env;
     if (env !== undefined && env.access !== undefined && this.#policies !== undefined) {
@@ -247,7 +247,7 @@ export class Router {
       if (upPath.length === 0 || upPath.charCodeAt(0) !== 47) upPath = '/' + upPath;
     }
     return {
-      edge: target.edge, clientIp: clientIp ?? ex.socket.remoteAddress ?? '', proto: target.edge && target.https ? 'https' : 'http', path: upPath,
+      edge: target.edge, clientIp: clientIp ?? ex.conn.remoteAddress, proto: target.edge && target.https ? 'https' : 'http', path: upPath,
       routingHeader: snap.routingHeader, maxBodyBytes: this.#limits.maxBodyBytes,
       responseHeaders: d.fallback === 'unknown-env' ? FALLBACK_HEADER : undefined,
     };

@@ -36,7 +36,14 @@ function upstreamError(code: string, message: string, stale = false): UpstreamEr
   return Object.assign(new Error(message), { code, stale });
 }
 
-/** Receives one response. Body bytes come in wire form (chunked stays chunked). */
+/**
+ * Every upstream socket reads into this one buffer (`onread`: no Buffer and no stream machinery
+ * per read). Bytes handed to a {@link ResponseHandler} are valid only during the call: whoever
+ * keeps them copies them (the proxy copies into the client's write, or copies before queueing).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/** Receives one response. Body bytes come in wire form (chunked stays chunked), valid only during the call. */
 export interface ResponseHandler {
   /** An interim response (1xx other than 101). */
   onInformational(head: ResponseHead): void;
@@ -74,10 +81,13 @@ export class UpstreamConn {
   since = Date.now();
   #pending: (Buffer | string)[] | undefined;
 
-  constructor(readonly pool: RawPool) {
-    this.socket = connect({ host: pool.host, port: pool.port, noDelay: true });
+  /** `tunnel`: the socket may become a byte tunnel (upgrade), so it reads as a stream ('data' events, pipe()). */
+  constructor(readonly pool: RawPool, tunnel = false) {
+    this.socket = tunnel
+      ? connect({ host: pool.host, port: pool.port, noDelay: true })
+      : connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: (n: number, b: Buffer) => { this.#onData(b.subarray(0, n)); return true; } } });
+    if (tunnel) this.socket.on('data', (b: Buffer) => this.#onData(b));
     this.socket.on('connect', () => this.#onConnect());
-    this.socket.on('data', (b: Buffer) => this.#onData(b));
     this.socket.on('drain', () => this.#handler?.onRequestDrain());
     this.socket.on('error', (err: Error & { code?: string }) => this.#onError(err));
     this.socket.on('end', () => this.#onEnd());
@@ -174,7 +184,7 @@ export class UpstreamConn {
     let pos = 0;
     for (;;) {
       const r = parseResponseHead(buf, pos, buf.length, this.#method, this.pool.headLimits);
-      if (r === undefined) { this.#buf = pos === 0 ? buf : buf.subarray(pos); return; }
+      if (r === undefined) { this.#buf = Buffer.from(buf.subarray(pos)); return; } // a copy: `buf` may be the shared read buffer
       if (r instanceof ParseError) { this.#fail(upstreamError('SWY_UPSTREAM_PROTOCOL', r.reason)); return; }
       pos += r.length;
       if (r.status === 101 && this.#upgrade) {
@@ -188,7 +198,7 @@ export class UpstreamConn {
         this.socket.removeAllListeners('error');
         this.socket.on('error', () => undefined);
         this.pool.forget(this);
-        h.onResponseHead(r, pos < buf.length ? buf.subarray(pos) : undefined);
+        h.onResponseHead(r, pos < buf.length ? Buffer.from(buf.subarray(pos)) : undefined);
         return;
       }
       if (r.status < 200) {
@@ -307,8 +317,8 @@ export class RawPool {
   }
 
   /** A new socket, never pooled before (upgrades; the replay of a request that met a stale one). */
-  fresh(): UpstreamConn {
-    const c = new UpstreamConn(this);
+  fresh(tunnel = false): UpstreamConn {
+    const c = new UpstreamConn(this, tunnel);
     this.#all.add(c);
     return c;
   }

@@ -69,12 +69,58 @@ export interface ResponseHead {
   status: number;
   reason: string;
   versionMinor: number;
-  raw: string[];
+  /** Fields as `[name, value, …]` (made on first use from {@link spans}: the proxy copies bytes instead). */
+  readonly raw: string[];
   length: number;
   body: BodyKind;
   contentLength: number;
   /** The upstream connection may be reused after this response. */
   keepAlive: boolean;
+  /** The bytes the head was parsed from (valid until the next read of that socket). */
+  buf: Uint8Array;
+  /** Offset of the status line. */
+  start: number;
+  /** Per field line: start offset, end offset (after its CRLF), 1 if hop-by-hop (RFC 9110 §7.6.1) else 0. */
+  spans: number[];
+  /** The Connection field's value (its named fields are hop-by-hop too), if any. */
+  connection: string | undefined;
+}
+
+/** A response head whose `raw` list is built only when asked for. */
+class ParsedResponseHead implements ResponseHead {
+  #raw: string[] | undefined;
+  constructor(
+    public status: number, public reason: string, public versionMinor: number, public length: number, public body: BodyKind,
+    public contentLength: number, public keepAlive: boolean, public buf: Uint8Array, public start: number, public spans: number[],
+    public connection: string | undefined,
+  ) {}
+
+  get raw(): string[] {
+    if (this.#raw !== undefined) return this.#raw;
+    const raw: string[] = [];
+    const b = this.buf, sp = this.spans;
+    for (let k = 0; k < sp.length; k += 3) {
+      const s = sp[k]!, e = sp[k + 1]! - 2;
+      let c = s;
+      while (b[c] !== COLON) c++;
+      let vs = c + 1, ve = e;
+      while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++;
+      while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--;
+      raw.push(str(b, s, c), str(b, vs, ve));
+    }
+    return (this.#raw = raw);
+  }
+}
+
+/** Whether `buf[s, e)` equals `lowerName` ignoring ASCII case (no string made). */
+function eqName(buf: Uint8Array, s: number, e: number, lowerName: string): boolean {
+  if (e - s !== lowerName.length) return false;
+  for (let k = 0; k < lowerName.length; k++) {
+    let c = buf[s + k]!;
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== lowerName.charCodeAt(k)) return false;
+  }
+  return true;
 }
 
 /** The methods Node's llhttp knows (`http.METHODS` of Node 20): anything else is refused. */
@@ -153,7 +199,7 @@ interface Fields {
  * Parses header field lines from `pos` up to and including the blank line at `lfEnd`.
  * Returns the fields or a ParseError.
  */
-function parseFields(buf: Uint8Array, pos: number, lfEnd: number, limits: HeadLimits, request: boolean): Fields | ParseError {
+function parseFields(buf: Uint8Array, pos: number, lfEnd: number, limits: HeadLimits, request: boolean, spans?: number[]): Fields | ParseError {
   const f: Fields = { raw: [], pos, contentLength: undefined, transferEncoding: undefined, host: undefined, hostCount: 0, connection: undefined, upgrade: false, expect: undefined };
   let count = 0;
   for (;;) {
@@ -174,57 +220,74 @@ function parseFields(buf: Uint8Array, pos: number, lfEnd: number, limits: HeadLi
       return new ParseError(400, b === SP || b === HTAB ? 'whitespace between a header field name and the colon (RFC 9112 §5.1)'
         : `invalid byte 0x${b.toString(16).padStart(2, '0')} in a header field name`);
     }
-    const name = str(buf, pos, i);
     let vs = i + 1;
     while (vs < lineEnd && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
     let ve = lineEnd;
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
     for (let j = vs; j < ve; j++) {
-      if (FVAL[buf[j]!] !== 1) return new ParseError(400, `invalid byte 0x${buf[j]!.toString(16).padStart(2, '0')} in the value of header field "${name}"`);
+      if (FVAL[buf[j]!] !== 1) return new ParseError(400, `invalid byte 0x${buf[j]!.toString(16).padStart(2, '0')} in the value of header field "${str(buf, pos, i)}"`);
     }
-    const value = str(buf, vs, ve);
-    f.raw.push(name, value);
-    // Framing and connection fields, compared without allocating for the common names.
-    switch (name.length) {
+    // Requests keep every field as strings; responses (spans) only the values framing needs.
+    let value: string | undefined;
+    if (spans === undefined) { value = str(buf, vs, ve); f.raw.push(str(buf, pos, i), value); }
+    let hop = 0;
+    // Framing, connection and hop-by-hop fields, compared byte-wise (no string per name).
+    switch (i - pos) {
+      case 2:
+        if (eqName(buf, pos, i, 'te')) hop = 1;
+        break;
       case 4:
-        if (lower(name) === 'host') { f.hostCount++; f.host = value; }
+        if (eqName(buf, pos, i, 'host')) { f.hostCount++; f.host = value ?? str(buf, vs, ve); }
         break;
       case 6:
-        if (lower(name) === 'expect') f.expect = f.expect === undefined ? value : `${f.expect}, ${value}`;
+        if (eqName(buf, pos, i, 'expect')) { value ??= str(buf, vs, ve); f.expect = f.expect === undefined ? value : `${f.expect}, ${value}`; }
         break;
       case 7:
-        if (lower(name) === 'upgrade' && value.length > 0) f.upgrade = true;
+        if (eqName(buf, pos, i, 'upgrade')) { hop = 1; if (ve > vs) f.upgrade = true; } else if (eqName(buf, pos, i, 'trailer')) hop = 1;
         break;
       case 10:
-        if (lower(name) === 'connection') {
+        if (eqName(buf, pos, i, 'connection')) {
+          hop = 1;
           // llhttp reads `upgrade<HTAB>` as another token (no upgrade) where RFC 9110 §5.6.1 trims it:
           // a tunnel one hop opens and the next does not is smuggling, so no HTAB here.
           if (hasHtab(buf, i + 1, lineEnd)) return new ParseError(request ? 400 : 502, 'HTAB in the Connection field (framing fields take SP only)');
+          value ??= str(buf, vs, ve);
           f.connection = f.connection === undefined ? value : `${f.connection}, ${value}`;
-        }
+        } else if (eqName(buf, pos, i, 'keep-alive')) hop = 1;
         break;
       case 14:
-        if (lower(name) === 'content-length') {
+        if (eqName(buf, pos, i, 'content-length')) {
           if (f.contentLength !== undefined) return new ParseError(400, 'more than one Content-Length field (RFC 9112 §6.3)');
           if (hasHtab(buf, i + 1, lineEnd)) return new ParseError(400, 'HTAB in the Content-Length field (framing fields take SP only)');
-          if (value.length === 0 || value.length > 15) return new ParseError(400, `invalid Content-Length "${value}"`);
+          if (ve === vs || ve - vs > 15) return new ParseError(400, `invalid Content-Length "${str(buf, vs, ve)}"`);
           let n = 0;
-          for (let k = 0; k < value.length; k++) {
-            const d = value.charCodeAt(k) - 48;
-            if (d < 0 || d > 9) return new ParseError(400, `invalid Content-Length "${value}" (digits only, RFC 9110 §8.6)`);
+          for (let k = vs; k < ve; k++) {
+            const d = buf[k]! - 48;
+            if (d < 0 || d > 9) return new ParseError(400, `invalid Content-Length "${str(buf, vs, ve)}" (digits only, RFC 9110 §8.6)`);
             n = n * 10 + d;
           }
           f.contentLength = n;
         }
         break;
+      case 16:
+        if (eqName(buf, pos, i, 'proxy-connection')) hop = 1;
+        break;
       case 17:
-        if (lower(name) === 'transfer-encoding') {
+        if (eqName(buf, pos, i, 'transfer-encoding')) {
+          hop = 1;
           if (f.transferEncoding !== undefined) return new ParseError(request ? 400 : 502, 'more than one Transfer-Encoding field');
           if (hasHtab(buf, i + 1, lineEnd)) return new ParseError(request ? 400 : 502, 'HTAB in the Transfer-Encoding field (framing fields take SP only)');
-          f.transferEncoding = value;
+          f.transferEncoding = value ?? str(buf, vs, ve);
         }
         break;
+      case 18:
+        if (eqName(buf, pos, i, 'proxy-authenticate')) hop = 1;
+        break;
+      case 19:
+        if (eqName(buf, pos, i, 'proxy-authorization')) hop = 1;
+        break;
     }
+    if (spans !== undefined) spans.push(pos, lf + 1, hop);
     pos = lf + 1;
   }
 }
@@ -402,7 +465,8 @@ export function parseResponseHead(buf: Uint8Array, start: number, end: number, m
   for (let j = i + 13; j < e; j++) if (FVAL[buf[j]!] !== 1) return new ParseError(502, 'invalid byte in the upstream reason phrase');
   const status = d1 * 100 + d2 * 10 + d3;
   const reason = e > i + 13 ? str(buf, i + 13, e) : '';
-  const f = parseFields(buf, lf + 1, lfEnd, limits, false);
+  const spans: number[] = [];
+  const f = parseFields(buf, lf + 1, lfEnd, limits, false, spans);
   if (f instanceof ParseError) return new ParseError(502, `upstream response: ${f.reason}`);
   const versionMinor = minor === 0 ? 0 : 1;
   let keepAlive = versionMinor === 1 ? !hasToken(f.connection, 'close') : hasToken(f.connection, 'keep-alive');
@@ -424,7 +488,7 @@ export function parseResponseHead(buf: Uint8Array, start: number, end: number, m
     body = BodyKind.Close;
     keepAlive = false;
   }
-  return { status, reason, versionMinor, raw: f.raw, length: f.pos - start, body, contentLength, keepAlive };
+  return new ParsedResponseHead(status, reason, versionMinor, f.pos - start, body, contentLength, keepAlive, buf, start, spans, f.connection);
 }
 
 /** The value of the first field named `name` (lower-case) in a raw list, or undefined. */

@@ -62,6 +62,45 @@ export function responseFieldLines(raw: readonly string[], upgrade: boolean): st
   return out;
 }
 
+/** Response fields of up to this many body bytes are sent in the same write as the head (one copy, one syscall). */
+const COALESCE_BYTES = 16 * 1024;
+
+/**
+ * The client's response head as bytes: `HTTP/1.1`, the upstream's status code and reason and
+ * its end-to-end field lines copied from the upstream's buffer (no string per field), then
+ * `extra` (our fields and framing, each line ending CRLF) and the blank line. `reserve` bytes
+ * stay free at the end for the body. Undefined when the upstream's Connection field names other
+ * fields (they must go too): the caller then builds the head from strings.
+ */
+export function responseHeadBytes(h: ResponseHead, extra: string, reserve: number): { out: Buffer; len: number } | undefined {
+  if (h.connection !== undefined && namesOtherFields(h.connection)) return undefined;
+  const src = h.buf as Buffer;
+  const sp = h.spans;
+  const statusEnd = sp.length > 0 ? sp[0]! : h.start + h.length - 2;
+  const bareCode = statusEnd - h.start <= 15; // "HTTP/1.x NNN\r\n" or "HTTP/1.x NNN \r\n": no reason phrase
+  const statusTail = bareCode ? ` ${h.status} ${REASONS[h.status] ?? ''}\r\n` : undefined;
+  let size = 8 + (statusTail !== undefined ? statusTail.length : statusEnd - (h.start + 8)) + extra.length + 2 + reserve;
+  for (let k = 0; k < sp.length; k += 3) if (sp[k + 2] === 0) size += sp[k + 1]! - sp[k]!;
+  const out = Buffer.allocUnsafe(size);
+  let o = out.write('HTTP/1.1', 0, 'latin1');
+  o += statusTail !== undefined ? out.write(statusTail, o, 'latin1') : src.copy(out, o, h.start + 8, statusEnd);
+  for (let k = 0; k < sp.length; k += 3) if (sp[k + 2] === 0) o += src.copy(out, o, sp[k]!, sp[k + 1]!);
+  o += out.write(extra, o, 'latin1');
+  out[o++] = 13;
+  out[o++] = 10;
+  return { out, len: o };
+}
+
+/** Whether a Connection value names fields other than the standard options (then they are hop-by-hop too). */
+function namesOtherFields(connection: string): boolean {
+  if (connection.length <= 10) { const l = connection.toLowerCase(); if (l === 'keep-alive' || l === 'close') return false; } // the usual values
+  for (const t of connection.split(',')) {
+    const x = t.trim().toLowerCase();
+    if (x !== '' && x !== 'close' && x !== 'keep-alive' && x !== 'upgrade') return true;
+  }
+  return false;
+}
+
 /** Answers `ex` with a problem (RFC 9457 JSON or text, like `sendProblem`); destroys the connection if a response already started. */
 export function sendProblemRaw(ex: Http1Exchange, err: SwitchyardError, extra = ''): void {
   if (ex.headSent) { ex.destroy(); return; }
@@ -105,6 +144,9 @@ class RawExchange implements ResponseHandler, BodySink {
   #over = false;
   /** The client socket is corked from the response head to the end of that upstream read: head and body leave in one write. */
   #corked = false;
+  /** Response head (and the first body bytes, up to its size) not yet written: flushed at the end of the upstream read. */
+  #out: Buffer | undefined;
+  #outLen = 0;
 
   constructor(
     readonly pools: UpstreamPools, readonly ex: Http1Exchange, readonly d: UpstreamDecision, readonly info: ProxyRequestInfo,
@@ -151,7 +193,7 @@ class RawExchange implements ResponseHandler, BodySink {
     this.#ep = ep;
     this.#state = state;
     const pool = state.rawPool(this.d.service.timeouts);
-    const conn = this.upgrade || fresh ? pool.fresh() : pool.acquire();
+    const conn = this.upgrade ? pool.fresh(true) : fresh ? pool.fresh() : pool.acquire();
     this.#conn = conn;
     this.#active = true;
     state.inflight++;
@@ -216,40 +258,69 @@ class RawExchange implements ResponseHandler, BodySink {
     if (ex.finished) { this.#endAttempt(); this.#conn?.destroy(); return; }
     this.#status = head.status;
     const client10 = ex.head.versionMinor === 0;
-    let lines = 'HTTP/1.1 ' + head.status + ' ' + (head.reason || REASONS[head.status] || '') + '\r\n' + responseFieldLines(head.raw, head.status === 101) + this.extra;
     if (head.status === 101) {
       // Upgrade accepted: the two sockets become one tunnel.
       this.#endAttempt();
       const up = this.#conn!.socket;
-      ex.writeHead(101, lines + '\r\n');
+      ex.writeHead(101, 'HTTP/1.1 101 ' + (head.reason || REASONS[101]) + '\r\n' + responseFieldLines(head.raw, true) + this.extra + '\r\n');
       tunnel(ex, up, rest);
       return;
     }
+    let extra = this.extra;
     let close = ex.closeAfter || !ex.head.keepAlive || ex.conn.draining || this.upgrade;
     if (head.body === BodyKind.Chunked) {
       if (client10) { this.#dechunk = new ChunkedDecoder(); close = true; }
-      else lines += 'transfer-encoding: chunked\r\n';
+      else extra += 'transfer-encoding: chunked\r\n';
     } else if (head.body === BodyKind.Close) {
       close = true;
     }
-    if (close) { ex.closeAfter = true; lines += 'connection: close\r\n'; }
-    else if (client10) lines += 'connection: keep-alive\r\n';
+    if (!close && !ex.bodySettled) close = true; // the client is still sending: no next request on this connection
+    if (close) { ex.closeAfter = true; extra += 'connection: close\r\n'; }
+    else if (client10) extra += 'connection: keep-alive\r\n';
+    const reserve = head.body === BodyKind.Length && head.contentLength <= COALESCE_BYTES ? head.contentLength : 0;
+    const bytes = responseHeadBytes(head, extra, reserve);
+    if (bytes !== undefined) {
+      ex.startResponse(head.status);
+      this.#out = bytes.out;
+      this.#outLen = bytes.len;
+      return;
+    }
     if (!this.#corked) { this.#corked = true; ex.socket.cork(); }
-    ex.writeHead(head.status, lines + '\r\n');
+    ex.writeHead(head.status, 'HTTP/1.1 ' + head.status + ' ' + (head.reason || REASONS[head.status] || '') + '\r\n' + responseFieldLines(head.raw, false) + extra + '\r\n');
+  }
+
+  /** Writes the pending head (and body bytes gathered with it). */
+  #flush(): void {
+    const out = this.#out;
+    if (out === undefined) return;
+    this.#out = undefined;
+    this.ex.write(this.#outLen === out.length ? out : out.subarray(0, this.#outLen));
   }
 
   onResponseBody(buf: Buffer): boolean {
     const ex = this.ex;
     if (ex.finished) return true;
+    const out = this.#out;
+    if (out !== undefined) {
+      if (this.#dechunk === undefined && this.#outLen + buf.length <= out.length) {
+        buf.copy(out, this.#outLen);
+        this.#outLen += buf.length;
+        if (this.#outLen === out.length) this.#flush(); // head and whole body: one write
+        return true;
+      }
+      this.#flush();
+    }
+    // `buf` is the upstream's shared read buffer: what is written is copied (a queued write keeps its Buffer).
     if (this.#dechunk !== undefined) {
       let ok = true;
-      this.#dechunk.feed(buf, 0, buf.length, (b, s, e) => { ok = ex.write((b as Buffer).subarray(s, e)) && ok; });
+      this.#dechunk.feed(buf, 0, buf.length, (b, s, e) => { ok = ex.write(Buffer.from((b as Buffer).subarray(s, e))) && ok; });
       return ok;
     }
-    return ex.write(buf);
+    return ex.write(Buffer.from(buf));
   }
 
   onResponseEnd(): void {
+    this.#flush();
     this.#endAttempt();
     if (!this.ex.finished) this.ex.end();
   }
@@ -275,6 +346,7 @@ class RawExchange implements ResponseHandler, BodySink {
   onRequestDrain(): void { this.ex.resumeBody(); }
 
   onReadEnd(): void {
+    this.#flush();
     if (this.#corked) { this.#corked = false; this.ex.socket.uncork(); }
   }
 

@@ -193,11 +193,16 @@ export class Http1Exchange {
 
   /** Writes the response head (a complete head: status line, fields, CRLF CRLF). */
   writeHead(status: number, head: string): boolean {
+    this.startResponse(status);
+    this.bytesWritten += head.length;
+    return this.conn.write(head);
+  }
+
+  /** Marks the response as started (its head goes out with the next {@link write}). */
+  startResponse(status: number): void {
     this.status = status;
     this.headSent = true;
     if (!this.bodySettled) this.closeAfter = true;
-    this.bytesWritten += head.length;
-    return this.conn.write(head);
   }
 
   /** Writes response body bytes; false when the socket buffer is full (wait for `onDrain`). */
@@ -270,6 +275,8 @@ export class Http1Connection {
   #driving = false;
   /** Set when the server is draining: close after the current response. */
   draining = false;
+  /** The peer's address, read once per connection (each read is a getpeername call). */
+  readonly remoteAddress: string;
 
   constructor(
     readonly socket: Socket,
@@ -284,6 +291,7 @@ export class Http1Connection {
      */
     private preface?: { check: (bytes: Buffer) => boolean | undefined; take: (socket: Socket, bytes: Buffer) => void },
   ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#ex?.onDrain?.());
