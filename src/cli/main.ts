@@ -3,6 +3,7 @@
  * The `switchyard` command (commander). Server commands run the platform; every other command
  * talks to the admin API. Exit codes: 0 ok, 1 failure, 2 invalid spec or usage.
  */
+import type { RequestLimits } from '../router/hygiene.js';
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -36,9 +37,14 @@ export function buildProgram(): Command {
     .option('--https-port <port>', 'HTTPS edge listener with certificates from a local CA (default 8443; a free port when --port is 0; "off" to disable)')
     .option('--access-log <dest>', 'access log: a file path, "stdout", or "off" (default <data-dir>/logs/access.log)')
     .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
+    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB)')
+    .option('--max-header-fields <n>', 'most header fields in a request before 431 (default 100)')
+    .option('--head-timeout <ms>', 'a request head must arrive within this time of its first byte, else 408 (default 30000)')
+    .option('--body-timeout <ms>', 'a request body that stalls this long gets 408 and the connection closed (default 60000)')
+    .option('--keepalive-timeout <ms>', 'idle keep-alive client connections are closed after this long (default 65000)')
     .option('--workers <n>', 'router worker processes sharing the listeners (0 = route in the owner process)', String(availableParallelism()))
     .option('--drain-ms <ms>', 'on stop, how long in-flight requests may finish', '5000')
-    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string; httpsPort?: string; accessLog?: string; maxBody?: string }) => {
+    .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string; httpsPort?: string; accessLog?: string; maxBody?: string } & LimitFlags) => {
       const g = program.opts<{ app: string }>();
       const workers = Number(opts.workers);
       if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new CommanderError(2, 'swy.usage', `--workers expects 0-256, got "${opts.workers}"`);
@@ -57,6 +63,7 @@ export function buildProgram(): Command {
         ...(opts.httpsPort === 'off' ? {} : { httpsPort: opts.httpsPort !== undefined ? port(opts.httpsPort, '--https-port') : opts.port === '0' ? 0 : 8443 }),
         ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog === 'off' ? '' : opts.accessLog } : {}),
         ...(opts.maxBody !== undefined ? { maxBodyBytes: mib(opts.maxBody) } : {}),
+        ...limitsFrom(opts),
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
         ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
         ...(opts.internalBasePort ? { internalBasePort: port(opts.internalBasePort, '--internal-base-port') } : {}),
@@ -115,13 +122,20 @@ export function buildProgram(): Command {
     .option('--blob-url <url>', 'blob store for site deploys, shared with the control plane (file:///path or s3://…)', process.env.SWITCHYARD_BLOB_URL)
     .option('--https-port <port>', 'HTTPS edge listener serving the certificates in the store (ACME)')
     .option('--access-log <dest>', 'access log: a file path or "stdout" (default none)')
-    .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string; blobUrl?: string; httpsPort?: string; accessLog?: string }) => {
+    .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
+    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB)')
+    .option('--max-header-fields <n>', 'most header fields in a request before 431 (default 100)')
+    .option('--head-timeout <ms>', 'a request head must arrive within this time of its first byte, else 408 (default 30000)')
+    .option('--body-timeout <ms>', 'a request body that stalls this long gets 408 and the connection closed (default 60000)')
+    .option('--keepalive-timeout <ms>', 'idle keep-alive client connections are closed after this long (default 65000)')
+    .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string; blobUrl?: string; httpsPort?: string; accessLog?: string; maxBody?: string } & LimitFlags) => {
       const { startRouterNode } = await import('../main.js');
       const running = await startRouterNode({
         databaseUrl: opts.databaseUrl, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         internalBasePort: port(opts.internalBasePort, '--internal-base-port'), drainMs: Number(opts.drainMs),
         ...(opts.appName ? { appName: opts.appName } : {}), ...(opts.id ? { id: opts.id } : {}), ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
         ...(opts.httpsPort ? { httpsPort: port(opts.httpsPort, '--https-port') } : {}), ...(opts.accessLog ? { accessLog: opts.accessLog } : {}),
+        ...(opts.maxBody !== undefined || Object.keys(limitsFrom(opts)).length ? { limits: { ...limitsFrom(opts).limits, ...(opts.maxBody !== undefined ? { maxBodyBytes: mib(opts.maxBody) } : {}) } } : {}),
       });
       process.stdout.write(`switchyard router ${running.id}: edge ${running.edgeUrl}, status ${running.adminUrl}/status\n` +
         `READY ${JSON.stringify({ id: running.id, edge: running.edgeUrl, admin: running.adminUrl, ...(running.httpsUrl ? { https: running.httpsUrl } : {}), pid: process.pid })}\n`);
@@ -271,6 +285,25 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
 
 function admin(program: Command): string {
   return adminUrl(program.opts<{ adminUrl?: string; app?: string }>());
+}
+
+/** The engine's limit flags shared by `up` and `router`. */
+interface LimitFlags { maxHeaderSize?: string; maxHeaderFields?: string; headTimeout?: string; bodyTimeout?: string; keepaliveTimeout?: string }
+
+/** `{ limits }` from the limit flags given (none: `{}`); exit code 2 on a bad value. */
+function limitsFrom(o: LimitFlags): { limits?: Partial<RequestLimits> } {
+  const l: Partial<RequestLimits> = {};
+  const int = (v: string, flag: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new CommanderError(2, 'swy.usage', `${flag} expects an integer ≥ ${min}, got "${v}"`);
+    return n;
+  };
+  if (o.maxHeaderSize !== undefined) l.maxHeaderBytes = int(o.maxHeaderSize, '--max-header-size', 1) * 1024;
+  if (o.maxHeaderFields !== undefined) l.maxHeaderFields = int(o.maxHeaderFields, '--max-header-fields', 1);
+  if (o.headTimeout !== undefined) l.headTimeoutMs = int(o.headTimeout, '--head-timeout', 100);
+  if (o.bodyTimeout !== undefined) l.bodyTimeoutMs = int(o.bodyTimeout, '--body-timeout', 100);
+  if (o.keepaliveTimeout !== undefined) l.keepAliveTimeoutMs = int(o.keepaliveTimeout, '--keepalive-timeout', 100);
+  return Object.keys(l).length > 0 ? { limits: l } : {};
 }
 
 function mib(v: string): number {

@@ -2,6 +2,7 @@
  * @module main/common
  * Options and helpers shared by the composition roots (cleanup stack, discovery URLs, ports).
  */
+import type { RequestLimits } from '../router/hygiene.js';
 import { type Server } from 'node:http';
 import { listen } from '../control/index.js';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
@@ -43,6 +44,8 @@ export interface LocalOptions extends CommonOptions {
   accessLog?: string;
   /** Largest request body at the edge (bytes); default 100 MiB. */
   maxBodyBytes?: number;
+  /** The router's other HTTP/1.1 limits and timeouts (see `RequestLimits`). */
+  limits?: Partial<RequestLimits>;
 }
 
 export interface RunningSwitchyard {

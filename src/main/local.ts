@@ -35,6 +35,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
       ...(ca ? { tls: { caCertPem: ca.certPem, caKeyPem: ca.keyPem, domains: [spec.domain] } } : {}),
       ...(spec.https.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: spec.https.hstsMaxAgeSeconds } : {}),
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
+      ...(o.limits !== undefined ? { limits: o.limits } : {}),
     };
     if (o.httpsPort === 0 && spec.https.redirect && !spec.https.redirectPort) o = { ...o, httpsPort: (await freePorts(['https'], o.host)).https! };
     if (spec.https.redirect && o.httpsPort !== undefined) edgeSettings.redirectToHttpsPort = spec.https.redirectPort ?? o.httpsPort;

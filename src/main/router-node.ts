@@ -10,6 +10,7 @@ import { openBlobStore } from '../blob/index.js';
 import { CertificateManager } from '../edge/cert-store.js';
 import { DbCertStore, DbChallengeStore } from '../store/index.js';
 import { buildEdge } from '../router/edge-setup.js';
+import type { RequestLimits } from '../router/hygiene.js';
 import { SnapshotPublisher, listen } from '../control/index.js';
 import { swyError } from '../errors/index.js';
 import { Router } from '../router/index.js';
@@ -31,6 +32,8 @@ export interface RouterNodeOptions extends CommonOptions {
   httpsPort?: number;
   /** Access log: `stdout`, a file path, or '' (default) for none. */
   accessLog?: string;
+  /** Request limits and timeouts of the HTTP/1.1 engine (body, head, timeouts). */
+  limits?: Partial<RequestLimits>;
 }
 
 export interface RunningRouter { id: string; edgeUrl: string; adminUrl: string; httpsUrl?: string; stop(): Promise<void> }
@@ -55,6 +58,7 @@ export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRout
       trustedProxies: spec.trustedProxies ?? [], accessLog: o.accessLog ?? '',
       ...(spec.https?.redirect && (spec.https.redirectPort ?? o.httpsPort) ? { redirectToHttpsPort: spec.https.redirectPort ?? o.httpsPort! } : {}),
       ...(spec.https?.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: spec.https.hstsMaxAgeSeconds } : {}),
+      ...(o.limits !== undefined ? { limits: o.limits } : {}),
     });
     cleanup.push(() => edgeParts.accessLog?.close());
     const router = new Router({

@@ -8,6 +8,7 @@ import { createAccessLog, type AccessLog } from '../edge/access-log.js';
 import { CertificateManager, MemoryCertStore } from '../edge/cert-store.js';
 import { createMetrics, type EdgeMetrics } from '../edge/metrics.js';
 import { EdgePolicies } from './edge-policy.js';
+import type { RequestLimits } from './hygiene.js';
 
 /** Settings of the edge, serialisable (passed to workers through their environment). */
 export interface EdgeSettings {
@@ -17,6 +18,8 @@ export interface EdgeSettings {
   accessLog: string;
   /** Largest request body (bytes) before 413; default 100 MiB. */
   maxBodyBytes?: number;
+  /** The HTTP/1.1 engine's other limits and timeouts (head size and fields, head/body/keep-alive timeouts). */
+  limits?: Partial<RequestLimits>;
   /** HTTP → HTTPS redirect port and HSTS max-age (s), from the spec's `https` block. */
   redirectToHttpsPort?: number;
   hstsMaxAgeSeconds?: number;
@@ -27,7 +30,7 @@ export interface EdgeSettings {
 export interface EdgeParts {
   policies: EdgePolicies; accessLog: AccessLog | undefined; metrics: EdgeMetrics; certs: CertificateManager | undefined;
   /** Router options derived from the settings. */
-  routerOptions: { redirectToHttps?: { port: number }; hstsMaxAgeSeconds?: number; limits?: { maxBodyBytes: number } };
+  routerOptions: { redirectToHttps?: { port: number }; hstsMaxAgeSeconds?: number; limits?: Partial<RequestLimits> };
 }
 
 export function buildEdge(s: EdgeSettings): EdgeParts {
@@ -43,7 +46,7 @@ export function buildEdge(s: EdgeSettings): EdgeParts {
     routerOptions: {
       ...(s.redirectToHttpsPort !== undefined ? { redirectToHttps: { port: s.redirectToHttpsPort } } : {}),
       ...(s.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: s.hstsMaxAgeSeconds } : {}),
-      ...(s.maxBodyBytes !== undefined ? { limits: { maxBodyBytes: s.maxBodyBytes } } : {}),
+      ...(s.maxBodyBytes !== undefined || s.limits !== undefined ? { limits: { ...s.limits, ...(s.maxBodyBytes !== undefined ? { maxBodyBytes: s.maxBodyBytes } : {}) } } : {}),
     },
     certs: s.tls ? new CertificateManager({ store: new MemoryCertStore(), localCa: { ca: { certPem: s.tls.caCertPem, keyPem: s.tls.caKeyPem }, domains: s.tls.domains } }) : undefined,
   };

@@ -210,7 +210,7 @@ describe('the data plane of switchyard up --workers 2 (shop copy, api × 3)', ()
     // One retry on that, with a fresh data dir, keeps this file about the data plane.
     for (let attempt = 1; ; attempt++) {
       try {
-        sy = await startSwitchyard({ app: ws.app, dataDir: ws.dataDir, extraArgs: ['--workers', '2'] });
+        sy = await startSwitchyard({ app: ws.app, dataDir: ws.dataDir, extraArgs: ['--workers', '2', '--head-timeout', '1500', '--max-header-fields', '40'] });
         break;
       } catch (e) {
         if (attempt >= 2 || !/could not listen: Error: (bind|listen) EADDRINUSE/.test(String(e))) throw e;
@@ -333,6 +333,23 @@ describe('the data plane of switchyard up --workers 2 (shop copy, api × 3)', ()
 
     // the connection stays usable for normal requests afterwards
     expect(await whoami()).toMatch(/^base\/api\/[0-2]$/);
+  });
+
+  it('7. limit flags reach every worker: a head that stalls → 408 after --head-timeout; more fields than --max-header-fields → 431', async () => {
+    for (let i = 0; i < 2; i++) { // two connections: with 2 workers, most likely both answer once
+      const t0 = Date.now();
+      const slow = await rawExchange(sy.edgePort, 'GET /api/whoami HTTP/1.1\r\nHost: shop.localhost\r\nX-Slow: ');
+      const ms = Date.now() - t0;
+      expect(slow.status, slow.text).toBe(408);
+      expect(ms).toBeGreaterThanOrEqual(1_400);
+      expect(ms).toBeLessThan(6_000);
+    }
+    const fields = Array.from({ length: 41 }, (_, i) => `x-f${i}: v`).join('\r\n');
+    const many = await rawExchange(sy.edgePort, `GET /api/whoami HTTP/1.1\r\nHost: shop.localhost\r\n${fields}\r\n\r\n`);
+    expect(many.status, many.text.slice(0, 300)).toBe(431);
+    const fewer = Array.from({ length: 30 }, (_, i) => `x-f${i}: v`).join('\r\n');
+    const ok = await rawExchange(sy.edgePort, `GET /api/whoami HTTP/1.1\r\nHost: shop.localhost\r\nConnection: close\r\n${fewer}\r\n\r\n`);
+    expect(ok.status, ok.text.slice(0, 300)).toBe(200);
   });
 
   it('4. workers share the snapshot version; env create reaches both before the CLI returns; a killed worker is replaced', async () => {
