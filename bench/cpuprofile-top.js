@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Summarises a V8 .cpuprofile (from `node --cpu-prof`): top frames by self time, and self time
- * grouped by where the code lives (switchyard dist/, undici, node:http internals, other node
- * internals, GC, native/program, idle).
+ * grouped by where the code lives (switchyard's HTTP/1.1 engine dist/router/http1/, its edge code
+ * dist/edge/ (access log, metrics), the rest of dist/, pino + sonic-boom (the access log's writer),
+ * undici, node:http internals, node streams/net, other node internals, GC, native/program, idle).
  *
  *   node bench/cpuprofile-top.js FILE.cpuprofile [--top 15] [--json]
  */
@@ -24,7 +25,8 @@ export function summarise(profile, top = 15) {
     const n = byId.get(id);
     const cf = n.callFrame;
     const fn = cf.functionName || '(anonymous)';
-    const url = cf.url || '';
+    // bench/run.js loads a copy of dist/ (bench/.dist-<pid>/, or bench/.build-<pid>/dist/ with --commit): count it as dist/.
+    const url = (cf.url || '').replace(/\/bench\/(?:\.dist-\d+|\.build-\d+\/dist)\//, '/dist/');
     const short = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/(dist\/)/, '$1');
     const key = url ? `${fn} ${short}:${cf.lineNumber + 1}` : fn;
     frames.set(key, (frames.get(key) ?? 0) + us);
@@ -42,7 +44,10 @@ function group(fn, url) {
   if (fn === '(idle)') return 'idle';
   if (fn === '(garbage collector)') return 'GC';
   if (fn === '(program)') return 'V8/native (program)';
-  if (url.includes('/dist/')) return 'switchyard (dist/)';
+  if (url.includes('/dist/router/http1/')) return 'switchyard HTTP/1.1 engine (dist/router/http1/)';
+  if (url.includes('/dist/edge/')) return 'switchyard edge: access log, metrics (dist/edge/)';
+  if (url.includes('/dist/')) return 'switchyard, the rest (dist/)';
+  if (/\/node_modules\/(pino|pino-std-serializers|sonic-boom|quick-format-unescaped|fast-redact|safe-stable-stringify|on-exit-leak-free|atomic-sleep|thread-stream)\//.test(url)) return 'pino + sonic-boom (access log)';
   if (url.includes('/node_modules/undici/')) return 'undici';
   if (url.includes('/bench/')) return 'bench driver';
   if (/^node:(_http|http)/.test(url)) return 'node:http internals';

@@ -3,7 +3,7 @@
  * Bench-only driver: starts switchyard's real Router (from dist/) on a synthetic route table.
  *
  *   node bench/router-server.js --envs N --upstream-port P --port P [--workers W] [--control-port P] [--dist DIR]
- *                               [--access-log FILE] [--metrics] [--site-dir DIR --blob-dir DIR]
+ *                               [--access-log FILE] [--metrics] [--site-dir DIR --blob-dir DIR] [--max-body-bytes N]
  *
  * Table: domain `bench.localhost`, one service `web` public at `/`; base runs `web` on the fixed
  * upstream (127.0.0.1:<upstream-port>), and N preview environments `e0..e{N-1}` each run `web`
@@ -20,11 +20,15 @@
  * The response (JSON) says how long each step took. With W > 1 the primary forwards the change
  * to every worker over IPC and answers when all have swapped.
  *
- * Edge options (1 worker only):
+ * Edge options:
  *   --access-log FILE  the access log (pino, buffered, to FILE) built by `buildEdge({ serverSecret,
  *                      trustedProxies: [], accessLog: FILE })` from dist/router/edge-setup.js,
- *                      passed to the Router as `accessLog`; closed (flushed) on SIGTERM;
- *   --metrics          `buildEdge(...).metrics` passed to the Router as `metrics`.
+ *                      passed to the Router as `accessLog`; closed (flushed) on SIGTERM. With W > 1
+ *                      each worker writes its own file, FILE.w<worker id> (as each switchyard router
+ *                      worker has its own access-log destination);
+ *   --metrics          `buildEdge(...).metrics` passed to the Router as `metrics` (1 worker only);
+ *   --max-body-bytes N the Router's `limits.maxBodyBytes` (default: the Router's, 100 MiB), for the
+ *                      bench's 1 GiB upload.
  *   --site-dir DIR     static-site mode: DIR is uploaded as a deploy of site `docs` with
  *                      `uploadDeploy` into an `FsBlobStore` at --blob-dir DIR (both from dist/blob);
  *                      the table then has one target `docs` (kind `site`, public at `/`), and base
@@ -41,7 +45,7 @@ import { dirname, join } from 'node:path';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const o = { envs: 3, upstreamPort: 0, port: 0, workers: 1, controlPort: 0, host: '127.0.0.1', dist: join(here, '..', 'dist'), accessLog: '', metrics: false, siteDir: '', blobDir: '' };
+  const o = { envs: 3, upstreamPort: 0, port: 0, workers: 1, controlPort: 0, host: '127.0.0.1', dist: join(here, '..', 'dist'), accessLog: '', metrics: false, siteDir: '', blobDir: '', maxBodyBytes: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${a} needs a value`); return x; };
@@ -56,12 +60,14 @@ function parseArgs(argv) {
     else if (a === '--metrics') o.metrics = true;
     else if (a === '--site-dir') o.siteDir = v();
     else if (a === '--blob-dir') o.blobDir = v();
+    else if (a === '--max-body-bytes') o.maxBodyBytes = Number(v());
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.envs) || o.envs < 0) throw new Error('--envs must be an integer >= 0');
   if (!o.upstreamPort && !o.siteDir) throw new Error('--upstream-port is required');
   if (o.siteDir && !o.blobDir) throw new Error('--site-dir needs --blob-dir');
-  if ((o.accessLog || o.metrics || o.siteDir) && o.workers !== 1) throw new Error('--access-log, --metrics and --site-dir need --workers 1');
+  if ((o.metrics || o.siteDir) && o.workers !== 1) throw new Error('--metrics and --site-dir need --workers 1');
+  if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 0) throw new Error('--max-body-bytes must be an integer >= 0');
   if (!Number.isInteger(o.workers) || o.workers < 1) throw new Error('--workers must be >= 1');
   return o;
 }
@@ -117,10 +123,12 @@ async function startRouter() {
   const compileMs = performance.now() - t0;
   const routerOptions = {};
   if (site) routerOptions.blobStore = site.store;
+  if (opts.maxBodyBytes) routerOptions.limits = { maxBodyBytes: opts.maxBodyBytes };
   let edge;
   if (opts.accessLog || opts.metrics) {
     const { buildEdge } = await import(join(dist, 'router', 'edge-setup.js'));
-    edge = buildEdge({ serverSecret: 'x', trustedProxies: [], accessLog: opts.accessLog });
+    const accessLog = opts.accessLog && cluster.isWorker ? `${opts.accessLog}.w${cluster.worker.id}` : opts.accessLog;
+    edge = buildEdge({ serverSecret: 'x', trustedProxies: [], accessLog });
     if (opts.accessLog) routerOptions.accessLog = edge.accessLog;
     if (opts.metrics) routerOptions.metrics = edge.metrics;
   }
@@ -197,7 +205,7 @@ if (opts.workers === 1) {
         infos.set(w.id, m);
         if (infos.size === opts.workers) {
           const list = [...infos.values()];
-          process.stdout.write(`READY ${JSON.stringify({ pid: process.pid, workers: opts.workers, workerPids: list.map((x) => x.pid), envs: opts.envs, buildMs: Math.max(...list.map((x) => x.buildMs)), compileMs: Math.max(...list.map((x) => x.compileMs)), port: opts.port })}\n`);
+          process.stdout.write(`READY ${JSON.stringify({ pid: process.pid, workers: opts.workers, workerPids: list.map((x) => x.pid), envs: opts.envs, buildMs: Math.max(...list.map((x) => x.buildMs)), compileMs: Math.max(...list.map((x) => x.compileMs)), port: opts.port, accessLog: opts.accessLog ? list.map((x) => x.accessLog) : undefined })}\n`);
         }
       } else if (m?.type === 'added') {
         const p = pending.get(m.id);
@@ -224,10 +232,10 @@ if (opts.workers === 1) {
   });
 } else {
   const r = await startRouter();
-  onStop(async () => { await r.router.close(0); });
+  onStop(async () => { await r.router.close(0); await r.edge?.accessLog?.close(); });
   process.on('disconnect', () => process.exit(0)); // the primary is gone
   process.on('message', (m) => {
     if (m?.type === 'add') process.send({ type: 'added', id: m.id, result: r.addEnv(m.name, m.mode) });
   });
-  process.send({ type: 'ready', pid: process.pid, buildMs: r.buildMs, compileMs: r.compileMs });
+  process.send({ type: 'ready', pid: process.pid, buildMs: r.buildMs, compileMs: r.compileMs, accessLog: opts.accessLog ? `${opts.accessLog}.w${cluster.worker.id}` : undefined });
 }
