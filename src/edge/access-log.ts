@@ -51,17 +51,26 @@ function isoNow(): string {
  * method) go through `JSON.stringify`; the rest are names and numbers the router made.
  */
 export function formatAccessLine(e: AccessLogEntry): string {
-  let l = '{"time":"' + isoNow() + '","reqId":' + JSON.stringify(e.reqId) + ',"env":' + JSON.stringify(e.env);
-  if (e.service !== undefined) l += ',"service":' + JSON.stringify(e.service);
-  if (e.instance !== undefined) l += ',"instance":' + JSON.stringify(e.instance);
-  l += ',"method":' + JSON.stringify(e.method) + ',"host":' + JSON.stringify(e.host) + ',"path":' + JSON.stringify(e.path)
+  let l = '{"time":"' + isoNow() + '","reqId":' + str(e.reqId) + ',"env":' + str(e.env);
+  if (e.service !== undefined) l += ',"service":' + str(e.service);
+  if (e.instance !== undefined) l += ',"instance":' + str(e.instance);
+  l += ',"method":' + str(e.method) + ',"host":' + str(e.host) + ',"path":' + str(e.path)
     + ',"status":' + e.status + ',"bytes":' + e.bytes + ',"durationMs":' + e.durationMs;
   if (e.upstreamMs !== undefined) l += ',"upstreamMs":' + e.upstreamMs;
   if (e.retries !== undefined) l += ',"retries":' + e.retries;
-  l += ',"clientIp":' + JSON.stringify(e.clientIp);
-  if (e.fallback !== undefined) l += ',"fallback":' + JSON.stringify(e.fallback);
-  if (e.traceId !== undefined) l += ',"traceId":' + JSON.stringify(e.traceId);
+  l += ',"clientIp":' + str(e.clientIp);
+  if (e.fallback !== undefined) l += ',"fallback":' + str(e.fallback);
+  if (e.traceId !== undefined) l += ',"traceId":' + str(e.traceId);
   return l + '}\n';
+}
+
+/** A JSON string literal: quoted as is when no byte needs escaping (the usual case), else JSON.stringify. */
+function str(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(s);
+  }
+  return '"' + s + '"';
 }
 
 /** Writer of access-log lines. */
@@ -75,30 +84,41 @@ export interface AccessLog {
 
 /**
  * Creates the access log. `destination` is `stdout` or a file path (appended to, parent
- * directories created). `minLength` (bytes, default 4096) is how much is buffered before a write;
+ * directories created). `minLength` (bytes, default 32 KiB: ~100 lines per write; the owner
+ * flushes every second so `tail -f` stays current) is how much is buffered before a write;
  * buffered lines are lost only if the process dies without {@link AccessLog.close}.
  */
 export function createAccessLog(opts: { destination: 'stdout' | string; minLength?: number }): AccessLog {
-  const minLength = opts.minLength ?? 4096;
-  // sonic-boom requires minLength < maxWrite (16 KiB by default).
-  const dest = pino.destination({ dest: opts.destination === 'stdout' ? 1 : opts.destination, sync: false, minLength, maxWrite: Math.max(16_384, 2 * minLength), mkdir: true });
+  const minLength = opts.minLength ?? 32 * 1024;
+  // Lines are gathered here and handed to sonic-boom `minLength` at a time: its write() measures
+  // the byte length of the string it is appending to on every call, which made one call per line
+  // cost O(buffered bytes) (measured: ~8 % of the router's CPU at 32 KiB).
+  const dest = pino.destination({ dest: opts.destination === 'stdout' ? 1 : opts.destination, sync: false, minLength: 0, maxWrite: Math.max(16_384, 4 * minLength), mkdir: true });
+  let pending = '';
   let closed = false;
   const ready = new Promise<void>((resolve) => {
     // sonic-boom opens a path asynchronously; flush/end before 'ready' throws.
     if ((dest as unknown as { fd: number }).fd >= 0) resolve();
     else dest.once('ready', () => resolve());
   });
+  const handOver = () => { if (pending.length > 0) { const p = pending; pending = ''; dest.write(p); } };
   const flush = async (): Promise<void> => {
     await ready;
+    handOver();
     await new Promise<void>((resolve, reject) => dest.flush((err?: Error) => (err ? reject(err) : resolve())));
   };
   return {
-    log(entry) { if (!closed) dest.write(formatAccessLine(entry)); },
+    log(entry) {
+      if (closed) return;
+      pending += formatAccessLine(entry);
+      if (pending.length >= minLength) handOver();
+    },
     flush,
     async close() {
       if (closed) return;
       closed = true;
       await ready;
+      handOver();
       if (opts.destination === 'stdout') { await flush(); return; }
       await new Promise<void>((resolve, reject) => {
         dest.once('close', () => resolve());
