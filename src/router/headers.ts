@@ -32,7 +32,7 @@ function validRequestId(v: string): boolean {
 }
 
 /**
- * Builds the upstream request headers as a flat `[name, value, …]` list (undici's raw form)
+ * Builds the upstream request headers as a flat `[name, value, …]` list
  * from node's `rawHeaders`. Returns the request id used.
  */
 export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContext): { headers: string[]; requestId: string } {
@@ -58,7 +58,7 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
     }
     if (connectionTokens !== undefined && connectionTokens.includes(lower)) continue;
     if (lower === ctx.routingHeader) continue;
-    // The listener already answered `Expect: 100-continue` to the client; undici rejects the field.
+    // The router answers `Expect: 100-continue` itself when it starts reading the body.
     if (lower === 'expect') continue;
     if (lower === 'baggage') { baggage = baggage === undefined ? value : `${baggage},${value}`; continue; }
     if (lower === 'x-request-id') { if (requestId === undefined && validRequestId(value)) requestId = value; continue; }
@@ -86,17 +86,4 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
   }
   void xff;
   return { headers: out, requestId };
-}
-
-/**
- * Filters upstream response headers (undici's object form) for the client: hop-by-hop removed.
- * Mutates and returns `headers`.
- */
-export function filterResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
-  const conn = headers.connection;
-  if (conn !== undefined) {
-    for (const t of String(conn).toLowerCase().split(',')) delete headers[t.trim()];
-  }
-  for (const h of HOP_BY_HOP) delete headers[h];
-  return headers;
 }

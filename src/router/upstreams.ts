@@ -5,7 +5,6 @@
  * a config change). Endpoint choice is power-of-two-choices on in-flight requests (least-request)
  * among the endpoints that are not ejected; retry budgets are kept per upstream (`<env>/<service>`).
  */
-import { Pool } from 'undici';
 import { H2Sessions } from './h2-upstream.js';
 import { RawPool } from './http1/client.js';
 import type { EndpointRoute, Snapshot, Upstream } from '../routing/index.js';
@@ -27,42 +26,14 @@ export interface UpstreamTimeouts {
 
 export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 5_000, headersMs: 60_000, bodyMs: 0, keepAliveMs: 4_000 };
 
-function newPool(origin: string, t: UpstreamTimeouts, connectMs: number): Pool {
-  return new Pool(origin, {
-    connections: 256,
-    pipelining: 1,
-    connectTimeout: connectMs,
-    headersTimeout: t.headersMs,
-    bodyTimeout: t.bodyMs,
-    keepAliveTimeout: t.keepAliveMs,
-  });
-}
-
 /** Per-endpoint state shared across snapshots. */
 export class EndpointState {
   inflight = 0;
   closed = false;
   readonly outlier = new OutlierState();
-  /** undici pool with the router's connect timeout (HTTP/2 clients' requests to HTTP/1.1 upstreams); made on first use. */
-  #pool: Pool | undefined;
-  /** Pools for services that set another connect timeout (undici's is per pool); rare. */
-  #byConnectMs: Map<number, Pool> | undefined;
-  constructor(readonly origin: string, private readonly t: UpstreamTimeouts) {
-  }
-
-  get pool(): Pool { return (this.#pool ??= newPool(this.origin, this.t, this.t.connectMs)); }
-
-  /** The pool to use for a connect timeout (`undefined`: the router's). */
-  poolFor(connectMs: number | undefined): Pool {
-    if (connectMs === undefined || connectMs === this.t.connectMs) return this.pool;
-    this.#byConnectMs ??= new Map();
-    let p = this.#byConnectMs.get(connectMs);
-    if (p === undefined) { p = newPool(this.origin, this.t, connectMs); this.#byConnectMs.set(connectMs, p); }
-    return p;
-  }
-
   #raw: RawPool | undefined;
   #rawKey = '';
+  constructor(readonly origin: string, private readonly t: UpstreamTimeouts) {}
 
   /**
    * The raw-socket keep-alive pool (HTTP/1.1 engine) for a service's timeouts (`undefined`: the
@@ -84,9 +55,6 @@ export class EndpointState {
 
   /** The raw pool if one was made. */
   get raw(): RawPool | undefined { return this.#raw; }
-
-  /** Every pool of this endpoint. */
-  pools(): Pool[] { return [...(this.#pool ? [this.#pool] : []), ...(this.#byConnectMs?.values() ?? [])]; }
 }
 
 /** Failure kinds the proxy reports: `connect` ejects at once, `gateway` counts toward N in a row. */
@@ -230,7 +198,6 @@ export class UpstreamPools {
         this.#byOrigin.delete(origin);
         s.closed = true;
         this.#forget(s);
-        for (const p of s.pools()) void p.close().catch(() => undefined);
         s.raw?.close();
       }
     }
@@ -254,6 +221,5 @@ export class UpstreamPools {
     this.#budgets.clear();
     for (const s of all) { s.closed = true; this.#forget(s); }
     this.h2.close();
-    await Promise.all(all.flatMap((s) => s.pools()).map((p) => p.destroy().catch(() => undefined)));
   }
 }

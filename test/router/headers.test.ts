@@ -2,7 +2,7 @@
  * Unit tests of the proxy's header rewriting (README "How a request is routed", rule 5).
  */
 import { describe, expect, test } from 'vitest';
-import { filterResponseHeaders, forwardRequestHeaders, type ForwardContext } from '../../src/router/headers.js';
+import { forwardRequestHeaders, type ForwardContext } from '../../src/router/headers.js';
 
 const ctx = (over: Partial<ForwardContext> = {}): ForwardContext => ({
   routingHeader: 'x-switchyard-env', env: 'feat1', clientIp: '10.0.0.7', proto: 'http', host: 'shop.localhost:8080', edge: true, ...over,
@@ -221,34 +221,3 @@ describe('forwardRequestHeaders: Expect', () => {
   });
 });
 
-describe('filterResponseHeaders', () => {
-  test('hop-by-hop fields and those named in Connection are removed; the same object is returned', () => {
-    const headers: Record<string, string | string[] | undefined> = {
-      connection: 'keep-alive, X-Upstream-Hop',
-      'keep-alive': 'timeout=4',
-      'transfer-encoding': 'chunked',
-      trailer: 'x-sum',
-      upgrade: 'h2c',
-      'proxy-authenticate': 'Basic',
-      'proxy-connection': 'keep-alive',
-      te: 'trailers',
-      'x-upstream-hop': 'secret',
-      'content-type': 'text/plain',
-      'set-cookie': ['a=1', 'b=2'],
-      'cache-control': 'no-store',
-    };
-    const out = filterResponseHeaders(headers);
-    expect(out).toBe(headers);
-    expect(out).toEqual({ 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], 'cache-control': 'no-store' });
-  });
-
-  test('a repeated Connection field (array form) removes every named field', () => {
-    const out = filterResponseHeaders({ connection: ['close', 'X-A'], 'x-a': '1', 'x-b': '2' });
-    expect(out).toEqual({ 'x-b': '2' });
-  });
-
-  test('nothing to remove leaves the headers as they are', () => {
-    const out = filterResponseHeaders({ 'content-length': '5', etag: '"x"' });
-    expect(out).toEqual({ 'content-length': '5', etag: '"x"' });
-  });
-});

@@ -3,7 +3,7 @@
  * last-endpoint rule, per-service timeouts from the spec, retries and the retry budget,
  * 499 on client abort, and request hygiene (CL+TE, oversize bodies, oversize headers).
  *
- * Tests that need the per-request outcome (retries, 499) drive `proxyHttp` from a tiny
+ * Tests that need the per-request outcome (retries, 499) drive `proxyExchange` from a tiny
  * node:http server of their own (the Router does not expose outcomes); the rest go through
  * a real Router.
  */
@@ -15,7 +15,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { refuseRequest, resolveLimits } from '../../src/router/hygiene.js';
 import { mayEject, nextEjectionMs, OutlierState, RetryBudget, DEFAULT_OUTLIER } from '../../src/router/outlier.js';
-import { proxyHttp, type ProxyOutcome } from '../../src/router/proxy.js';
+import type { ProxyOutcome } from '../../src/router/proxy.js';
+import { proxyExchange } from '../../src/router/http1/proxy.js';
+import { Http1Listener } from '../../src/router/http1/listener.js';
+import { DEFAULT_HTTP1_LIMITS } from '../../src/router/http1/server.js';
 import { Router, type RouterOptions } from '../../src/router/router.js';
 import { UpstreamPools, type UpstreamTimeouts } from '../../src/router/upstreams.js';
 import { compileSnapshot, resolveEdge } from '../../src/routing/index.js';
@@ -28,6 +31,7 @@ const routers: Router[] = [];
 const upstreams: Upstream[] = [];
 const servers: Server[] = [];
 const poolsToClose: UpstreamPools[] = [];
+const listeners: Http1Listener[] = [];
 const cleanups: (() => void | Promise<void>)[] = [];
 
 afterEach(async () => {
@@ -35,6 +39,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
   await Promise.all(routers.splice(0).map((r) => r.close(200)));
   await Promise.all(servers.splice(0).map((s) => closeServer(s)));
+  await Promise.all(listeners.splice(0).map((l) => l.close(200)));
   await Promise.all(poolsToClose.splice(0).map((p) => p.close()));
   await Promise.all(upstreams.splice(0).map((u) => u.close()));
 });
@@ -103,22 +108,22 @@ async function until(pred: () => boolean, what: string, ms = 5_000): Promise<voi
 
 /**
  * A node:http server that resolves each request against `snap` and proxies it with
- * `proxyHttp` over `pools`, collecting the outcomes.
+ * `proxyExchange` over `pools` behind an HTTP/1.1 engine listener, collecting the outcomes.
  */
 async function proxyHarness(snap: Snapshot, pools: UpstreamPools, maxBodyBytes?: number): Promise<{ port: number; outcomes: ProxyOutcome[] }> {
   poolsToClose.push(pools);
   const outcomes: ProxyOutcome[] = [];
-  const server = createServer((req, res) => {
-    const d = resolveEdge(snap, { host: req.headers.host, header: undefined, baggage: undefined, path: req.url ?? '/' });
-    if (d.kind !== 'upstream') { res.writeHead(500).end(d.kind); return; }
-    void proxyHttp(pools, req, res, d, {
-      edge: true, clientIp: '127.0.0.1', proto: 'http', path: req.url ?? '/', routingHeader: snap.routingHeader, responseHeaders: undefined,
+  // The router's own HTTP/1.1 engine in front (a listener and the proxy, without the rest of the Router).
+  const listener = new Http1Listener((ex) => {
+    const d = resolveEdge(snap, { host: ex.head.host, header: undefined, baggage: undefined, path: ex.target });
+    if (d.kind !== 'upstream') { ex.respond(500, 'Internal Server Error', '', d.kind); return; }
+    proxyExchange(pools, ex, d, {
+      edge: true, clientIp: '127.0.0.1', proto: 'http', path: ex.target, routingHeader: snap.routingHeader, responseHeaders: undefined,
       ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
-    }).then((o) => outcomes.push(o));
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { port: (server.address() as AddressInfo).port, outcomes };
+    }, (o) => outcomes.push(o));
+  }, { limits: DEFAULT_HTTP1_LIMITS });
+  listeners.push(listener);
+  return { port: await listener.listen(0, '127.0.0.1'), outcomes };
 }
 
 /** A one-service snapshot whose service carries `extra` (timeouts, retries). */
@@ -476,15 +481,17 @@ describe('per-service timeouts from the spec', () => {
     expect(outcomes[0]).toMatchObject({ status: 200, error: 'SWY_UPSTREAM_TIMEOUT' });
   });
 
-  test('a service with its own connect timeout gets its own pool; the router default keeps the shared one', () => {
+  test('a service with its own timeouts gets a pool with them; the router default keeps the shared one', () => {
     const pools = new UpstreamPools({ connectMs: 5_000, headersMs: 60_000, bodyMs: 0, keepAliveMs: 4_000 } satisfies UpstreamTimeouts);
     poolsToClose.push(pools);
     const s = pools.endpoint(endpoint('base/app/0', 1));
-    expect(s.poolFor(undefined)).toBe(s.pool);
-    expect(s.poolFor(5_000)).toBe(s.pool);
-    const own = s.poolFor(250);
-    expect(own).not.toBe(s.pool);
-    expect(s.poolFor(250)).toBe(own);
+    const shared = s.rawPool(undefined);
+    expect(s.rawPool(undefined)).toBe(shared);
+    expect(shared.timeouts).toEqual({ connectMs: 5_000, headersMs: 60_000, bodyMs: 0, keepAliveMs: 4_000 });
+    const own = s.rawPool({ connectMs: 250, idleMs: 100 });
+    expect(own).not.toBe(shared);
+    expect(own.timeouts).toEqual({ connectMs: 250, headersMs: 60_000, bodyMs: 100, keepAliveMs: 4_000 });
+    expect(s.rawPool({ connectMs: 250, idleMs: 100 })).toBe(own);
   });
 });
 
