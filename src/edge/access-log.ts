@@ -90,12 +90,13 @@ export interface AccessLog {
  */
 export function createAccessLog(opts: { destination: 'stdout' | string; minLength?: number }): AccessLog {
   const minLength = opts.minLength ?? 32 * 1024;
+  // (minLength 1, not 0: with 0, sonic-boom's flush() does not wait for the write in flight.)
   // Lines are written into our own Buffer and handed to sonic-boom (in buffer mode) `minLength`
   // at a time: its string mode measures the byte length of the string it appends to on every
   // call, which made one call per line cost O(buffered bytes) (measured: ~8 % of the router's
   // CPU at 32 KiB), and a big string would be encoded again on the way out.
   const dest = pino.destination({
-    dest: opts.destination === 'stdout' ? 1 : opts.destination, sync: false, minLength: 0, maxWrite: Math.max(16_384, 4 * minLength), mkdir: true,
+    dest: opts.destination === 'stdout' ? 1 : opts.destination, sync: false, minLength: 1, maxWrite: Math.max(16_384, 4 * minLength), mkdir: true,
     contentMode: 'buffer',
   } as Parameters<typeof pino.destination>[0]);
   let chunk = Buffer.allocUnsafe(minLength + 4096);
