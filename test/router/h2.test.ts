@@ -58,9 +58,12 @@ describe('router: HTTP/2', () => {
   let grpcPreview: H2Upstream;
   let router: Router;
   let edge: number;
+  /** Requests to /hang that reached the upstream, and whether each was closed (cancelled). */
+  const hanging: { closed: boolean }[] = [];
 
   beforeAll(async () => {
     h1 = await startUpstream((req, res) => {
+      if (req.url === '/hang') { const h = { closed: false }; hanging.push(h); req.on('close', () => { h.closed = true; }); return; }
       if (req.method === 'POST') {
         let n = 0;
         req.on('data', (c: Buffer) => { n += c.length; });
@@ -103,6 +106,19 @@ describe('router: HTTP/2', () => {
     expect(r.headers['x-seen-host']).toBe('app.localhost');
     expect(r.headers['x-seen-env']).toBe('base');
     expect(r.headers['x-request-id']).toBeTruthy();
+  });
+
+  it('an HTTP/2 client that goes away: the router closes its side and cancels the upstream request', async () => {
+    const client = connect(`http://127.0.0.1:${edge}`);
+    client.on('error', () => undefined);
+    const req = client.request({ ':method': 'GET', ':path': '/hang', ':authority': 'app.localhost' });
+    req.on('error', () => undefined);
+    const deadline = Date.now() + 5_000;
+    while (hanging.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(hanging).toHaveLength(1);
+    client.destroy(); // the TCP connection ends (FIN) with the request unanswered
+    while (!hanging[0]!.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(hanging[0]!.closed).toBe(true);
   });
 
   it('streams an h2c client\'s request body to an HTTP/1.1 upstream', async () => {

@@ -46,7 +46,7 @@ export class Http1Listener {
     }
     const onGone = (c: Http1Connection) => this.#conns.delete(c);
     // Paused before the bytes go back: a flowing socket would emit them to no listener.
-    const preface = this.#h2 !== undefined && !this.https ? { check: isPreface, take: (socket: Socket, bytes: Buffer) => { socket.pause(); socket.unshift(bytes); this.#h2!.emit('connection', socket); } } : undefined;
+    const preface = this.#h2 !== undefined && !this.https ? { check: isPreface, take: (socket: Socket, bytes: Buffer) => { socket.pause(); socket.unshift(bytes); this.#toH2(socket); } } : undefined;
     const accept = (socket: Socket) => {
       const c = new Http1Connection(socket, this.https, options.limits, handler, onGone, preface);
       this.#conns.add(c);
@@ -55,7 +55,7 @@ export class Http1Listener {
       const alpn = this.#h2 !== undefined ? ['h2', 'http/1.1'] : ['http/1.1'];
       this.server = createTlsServer({ ...options.tls, ALPNProtocols: alpn, allowHalfOpen: true } as TlsOptions);
       this.server.on('secureConnection', (socket: TLSSocket) => {
-        if (socket.alpnProtocol === 'h2' && this.#h2 !== undefined) this.#h2.emit('connection', socket);
+        if (socket.alpnProtocol === 'h2' && this.#h2 !== undefined) this.#toH2(socket);
         else accept(socket);
       });
       this.server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
@@ -67,6 +67,17 @@ export class Http1Listener {
       for (const c of this.#conns) c.sweep(now);
     }, 250);
     this.#sweep.unref();
+  }
+
+  /**
+   * Hands a socket to node:http2. Our listeners accept half-open sockets (the HTTP/1.1 engine
+   * decides what a client's FIN means); node:http2 expects a socket that closes when the client
+   * does, so a FIN from an HTTP/2 client ends our side too — else the session, its streams and
+   * their upstream requests would wait forever on a socket in CLOSE_WAIT.
+   */
+  #toH2(socket: Socket): void {
+    socket.once('end', () => { if (!socket.destroyed) socket.end(); });
+    this.#h2!.emit('connection', socket);
   }
 
   /** Binds; resolves with the port. */
