@@ -320,6 +320,9 @@ function port(v: string, flag: string): number {
 
 /** Runs the CLI; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // A closed stdout/stderr (e.g. `| head`, a supervisor that went away) must not kill the process
+  // with EPIPE: a server would die before stopping the instances it started.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
