@@ -147,3 +147,32 @@ export class CappedBody extends Readable {
     src.on('close', () => { if (!src.complete && !this.destroyed) this.destroy(Object.assign(new Error('the client aborted the request body'), { code: 'ECONNRESET' })); });
   }
 }
+
+/**
+ * Whether a request path (the part before `?`) has a `.` or `..` segment, written plainly or
+ * percent-encoded (`%2e`, any case). Routing matches public prefixes on the path as sent, while
+ * an upstream resolves dot segments (RFC 3986 §5.2.4): `/api/../admin` would match `/api` here
+ * and reach `/admin` there. Such requests are refused (400) rather than normalised: clients do
+ * not send them (browsers resolve dot segments first), and forwarding a rewritten path would
+ * change what a signed or cached URL means.
+ */
+// HOT PATH: one indexOf for paths without '.' or '%'.
+export function hasDotSegment(path: string): boolean {
+  let end = path.indexOf('?');
+  if (end === -1) end = path.length;
+  const dot = path.indexOf('.');
+  const pct = path.indexOf('%');
+  if ((dot === -1 || dot >= end) && (pct === -1 || pct >= end)) return false;
+  let s = 0;
+  while (s < end) {
+    let e = path.indexOf('/', s);
+    if (e === -1 || e > end) e = end;
+    const len = e - s;
+    if (len >= 1 && len <= 6) {
+      const seg = path.slice(s, e).toLowerCase();
+      if (seg === '.' || seg === '..' || seg === '%2e' || seg === '%2e%2e' || seg === '.%2e' || seg === '%2e.') return true;
+    }
+    s = e + 1;
+  }
+  return false;
+}

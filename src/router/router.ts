@@ -15,7 +15,7 @@ import { serveStatic } from './static.js';
 import type { BlobStore, DeployManifest } from '../blob/index.js';
 import { BlobCache } from '../blob/cache.js';
 import { UpstreamPools, type UpstreamTimeouts } from './upstreams.js';
-import { refuseRequest, resolveLimits, type RequestLimits } from './hygiene.js';
+import { hasDotSegment, refuseRequest, resolveLimits, type RequestLimits } from './hygiene.js';
 import type { ResilienceOptions } from './outlier.js';
 import type { EdgePolicies } from './edge-policy.js';
 import { tlsServerOptions, type CertificateManager } from '../edge/cert-store.js';
@@ -169,6 +169,7 @@ export class Router {
     }
     const path = originForm(head.target);
     if (path === undefined) { sendProblemRaw(ex, swyError('SWY_BAD_REQUEST', `request target "${head.target}" is not in origin or absolute form`)); return; }
+    if (hasDotSegment(path)) { sendProblemRaw(ex, swyError('SWY_PATH_INVALID', `request path "${path}" has a "." or ".." segment`, { reason: 'dot-segment' })); return; }
     if (target.edge) {
       if (this.#acme !== undefined && path.startsWith(ACME_PREFIX)) { const c = compat(ex); answerChallenge(this.#acme, c.req, c.res, path); return; }
       if (this.#redirect !== undefined && target.https !== true) {
@@ -268,6 +269,7 @@ export class Router {
     if (snap === undefined) { sendProblem(req, res, swyError('SWY_STORE_UNAVAILABLE', 'the router has no routing snapshot yet')); return; }
     const path = originForm(req.url);
     if (path === undefined) { sendProblem(req, res, swyError('SWY_BAD_REQUEST', `request target "${req.url}" is not in origin or absolute form`)); return; }
+    if (hasDotSegment(path)) { sendProblem(req, res, swyError('SWY_PATH_INVALID', `request path "${path}" has a "." or ".." segment`, { reason: 'dot-segment' })); return; }
     if (this.#acme !== undefined && target.edge && path.startsWith(ACME_PREFIX)) { answerChallenge(this.#acme, req, res, path); return; }
     if (target.edge && this.#redirect !== undefined && target.https !== true) {
       const host = (req.headers.host ?? '').replace(/:\d+$/, '');
@@ -276,7 +278,15 @@ export class Router {
       return;
     }
     if (target.edge && target.https === true && this.#hsts !== undefined) res.setHeader('strict-transport-security', this.#hsts);
-    if (req.headers.host === undefined && req.headers[':authority'] !== undefined) req.headers.host = req.headers[':authority'] as string; // HTTP/2
+    const authority = req.headers[':authority'] as string | undefined; // HTTP/2
+    if (authority !== undefined) {
+      // RFC 9113 §8.3.1: a Host that names another authority makes the request malformed (routing reads Host).
+      if (req.headers.host !== undefined && req.headers.host.toLowerCase() !== authority.toLowerCase()) {
+        sendProblem(req, res, swyError('SWY_BAD_REQUEST', `Host "${req.headers.host}" disagrees with :authority "${authority}"`));
+        return;
+      }
+      req.headers.host ??= authority;
+    }
     const d = this.#decide(target, req, snap, path);
     if (target.edge) {
       const obs = this.#log !== undefined || this.#metrics !== undefined ? this.#observer(req, res, d) : undefined;

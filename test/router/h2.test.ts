@@ -121,6 +121,13 @@ describe('router: HTTP/2', () => {
     expect(hanging[0]!.closed).toBe(true);
   });
 
+  it('a Host that disagrees with :authority → 400 (RFC 9113 §8.3.1); an equal one is fine', async () => {
+    const bad = await h2Request(edge, { ':method': 'GET', ':path': '/x', ':authority': 'app.localhost', host: 'pr-1.app.localhost' });
+    expect(bad.status).toBe(400);
+    const same = await h2Request(edge, { ':method': 'GET', ':path': '/x', ':authority': 'app.localhost', host: 'APP.localhost' });
+    expect(same.status).toBe(200);
+  });
+
   it('streams an h2c client\'s request body to an HTTP/1.1 upstream', async () => {
     const r = await h2Request(edge, { ':method': 'POST', ':path': '/upload', ':authority': 'app.localhost' }, Buffer.alloc(1 << 20, 7));
     expect(r.status).toBe(200);

@@ -22,7 +22,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
  * Response field lines for the client: the upstream's minus hop-by-hop ones and those named in
  * its `Connection` field. With `upgrade`, `Upgrade` and `Connection` are kept (101).
  */
-export function responseFieldLines(raw: readonly string[], upgrade: boolean): string {
+export function responseFieldLines(raw: readonly string[], upgrade: boolean, dropLength = false): string {
   let named: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const n = raw[i]!;
@@ -36,6 +36,7 @@ export function responseFieldLines(raw: readonly string[], upgrade: boolean): st
     const l = n.toLowerCase();
     if (HOP_BY_HOP.has(l) && !(upgrade && (l === 'upgrade' || l === 'connection'))) continue;
     if (named !== undefined && !(upgrade && l === 'upgrade') && named.includes(l)) continue;
+    if (dropLength && l === 'content-length') continue;
     out += n + ': ' + raw[i + 1] + '\r\n';
   }
   return out;
@@ -59,11 +60,13 @@ export function responseHeadBytes(h: ResponseHead, extra: string, reserve: numbe
   const bareCode = statusEnd - h.start <= 15; // "HTTP/1.x NNN\r\n" or "HTTP/1.x NNN \r\n": no reason phrase
   const statusTail = bareCode ? ` ${h.status} ${REASONS[h.status] ?? ''}\r\n` : undefined;
   let size = 8 + (statusTail !== undefined ? statusTail.length : statusEnd - (h.start + 8)) + extra.length + 2 + reserve;
-  for (let k = 0; k < sp.length; k += 3) if (sp[k + 2] === 0) size += sp[k + 1]! - sp[k]!;
+  // Content-Length is passed on, except in a 204 (RFC 9110 §8.6: a server MUST NOT send one there).
+  const keepMax = h.status === 204 ? 0 : 2;
+  for (let k = 0; k < sp.length; k += 3) if (sp[k + 2]! <= keepMax && sp[k + 2] !== 1) size += sp[k + 1]! - sp[k]!;
   const out = Buffer.allocUnsafe(size);
   let o = out.write('HTTP/1.1', 0, 'latin1');
   o += statusTail !== undefined ? out.write(statusTail, o, 'latin1') : src.copy(out, o, h.start + 8, statusEnd);
-  for (let k = 0; k < sp.length; k += 3) if (sp[k + 2] === 0) o += src.copy(out, o, sp[k]!, sp[k + 1]!);
+  for (let k = 0; k < sp.length; k += 3) if (sp[k + 2]! <= keepMax && sp[k + 2] !== 1) o += src.copy(out, o, sp[k]!, sp[k + 1]!);
   o += out.write(extra, o, 'latin1');
   out[o++] = 13;
   out[o++] = 10;
@@ -118,7 +121,7 @@ export class Http1Downstream implements Downstream {
   informational(head: ResponseHead): void {
     const ex = this.ex;
     if (head.status === 100 || ex.head.versionMinor === 0 || ex.headSent) return; // we answered Expect ourselves; 1.0 has no 1xx
-    ex.write(`HTTP/1.1 ${head.status} ${head.reason || REASONS[head.status] || ''}\r\n${responseFieldLines(head.raw, false)}\r\n`);
+    ex.write(`HTTP/1.1 ${head.status} ${head.reason || REASONS[head.status] || ''}\r\n${responseFieldLines(head.raw, false, true)}\r\n`);
   }
 
   responseHead(head: ResponseHead, extra: string): void {
@@ -143,7 +146,7 @@ export class Http1Downstream implements Downstream {
       return;
     }
     if (!this.#corked) { this.#corked = true; ex.socket.cork(); }
-    ex.writeHead(head.status, 'HTTP/1.1 ' + head.status + ' ' + (head.reason || REASONS[head.status] || '') + '\r\n' + responseFieldLines(head.raw, false) + extra + '\r\n');
+    ex.writeHead(head.status, 'HTTP/1.1 ' + head.status + ' ' + (head.reason || REASONS[head.status] || '') + '\r\n' + responseFieldLines(head.raw, false, head.status === 204) + extra + '\r\n');
   }
 
   /** Writes the pending head (and body bytes gathered with it). */

@@ -91,7 +91,7 @@ export class H2Downstream implements Downstream {
     const raw = head.raw;
     for (let i = 0; i < raw.length; i += 2) {
       const k = raw[i]!.toLowerCase();
-      if (DROP.has(k) || (named !== undefined && named.includes(k))) continue;
+      if (DROP.has(k) || (named !== undefined && named.includes(k)) || (k === 'content-length' && head.status === 204)) continue;
       const v = raw[i + 1]!;
       const cur = headers[k];
       if (k === 'set-cookie') (headers[k] = (cur as string[] | undefined) ?? []).push(v);

@@ -80,7 +80,7 @@ export interface ResponseHead {
   buf: Uint8Array;
   /** Offset of the status line. */
   start: number;
-  /** Per field line: start offset, end offset (after its CRLF), 1 if hop-by-hop (RFC 9110 §7.6.1) else 0. */
+  /** Per field line: start offset, end offset (after its CRLF), and a class: 1 hop-by-hop (RFC 9110 §7.6.1), 2 Content-Length, 0 any other field. */
   spans: number[];
   /** The Connection field's value (its named fields are hop-by-hop too), if any. */
   connection: string | undefined;
@@ -142,6 +142,7 @@ FVAL[0x20] = 1; FVAL[0x09] = 1;
 /** request-target bytes: visible ASCII (RFC 3986 characters; no raw non-ASCII, no controls). */
 const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
+TARGET[0x23] = 0; // '#': a fragment is not part of a request target (RFC 9112 §3.2); the client keeps it
 /** Host field bytes: reg-name / IP-literal / port (RFC 3986 §3.2.2). */
 const HOSTCH = new Uint8Array(256);
 for (const c of "-._~!$&'()*+,;=%[]:") HOSTCH[c.charCodeAt(0)] = 1;
@@ -257,6 +258,7 @@ function parseFields(buf: Uint8Array, pos: number, lfEnd: number, limits: HeadLi
         break;
       case 14:
         if (eqName(buf, pos, i, 'content-length')) {
+          hop = 2; // end-to-end, but dropped from a 1xx/204 answer (RFC 9110 §8.6)
           if (f.contentLength !== undefined) return new ParseError(400, 'more than one Content-Length field (RFC 9112 §6.3)');
           if (hasHtab(buf, i + 1, lineEnd)) return new ParseError(400, 'HTAB in the Content-Length field (framing fields take SP only)');
           if (ve === vs || ve - vs > 15) return new ParseError(400, `invalid Content-Length "${str(buf, vs, ve)}"`);
@@ -333,6 +335,7 @@ function checkTransferEncoding(te: string, request: boolean): ParseError | undef
   const v = lower(te);
   if (v === 'chunked') return undefined;
   const parts = v.split(',').map((s) => s.trim());
+  if (parts.length > 1 && parts.every((x) => x === 'chunked')) return new ParseError(request ? 400 : 502, `Transfer-Encoding "${te}" applies chunked more than once (RFC 9112 §7.1)`);
   if (parts[parts.length - 1] !== 'chunked') {
     return new ParseError(request ? 400 : 502, `Transfer-Encoding "${te}" does not end in chunked (RFC 9112 §6.3)`);
   }

@@ -120,6 +120,12 @@ export const STRICTER: Stricter[] = [
     reason: /disagrees with Host/,
   },
   {
+    name: 'fragmentInTarget',
+    rfc: 'RFC 9112 §3.2 / RFC 9110 §4.2.5: a request target has no fragment (a client keeps it); llhttp parses and passes one on',
+    applies: (s) => s.target.includes('#'),
+    reason: /invalid byte 0x23 in the request target/,
+  },
+  {
     name: 'absoluteFormNotHttp',
     rfc: 'RFC 9112 §3.2.2 / RFC 9110 §4.2.4: absolute-form is an http(s) URI; userinfo in it is deprecated and SHOULD be treated as an error; other schemes are not ours to serve',
     applies: (s) => s.target !== '*' && !s.target.startsWith('/') && (absoluteAuthority(s.target) === undefined || absoluteAuthority(s.target)!.includes('@') || absoluteAuthority(s.target) === ''),
@@ -168,7 +174,7 @@ export const STRICTER: Stricter[] = [
       const te = fieldsNamed(s, 'transfer-encoding');
       return te.length > 1 || te.some((f) => valueOf(f).toLowerCase() !== 'chunked');
     },
-    reason: /unsupported transfer coding|more than one Transfer-Encoding|does not end in chunked/,
+    reason: /unsupported transfer coding|more than one Transfer-Encoding|does not end in chunked|applies chunked more than once/,
   },
   {
     name: 'contentLengthWithTransferEncoding',
@@ -631,6 +637,7 @@ const EXAMPLES: Record<string, Sample> = {
   absoluteFormAuthorityMismatch: sample({ target: 'http://b.example/x' }),
   absoluteFormNotHttp: sample({ target: 'http://u@a.example/' }),
   asteriskFormNotOptions: sample({ method: 'M-SEARCH', target: '*' }),
+  fragmentInTarget: sample({ target: '/a#frag' }),
   connectMethod: sample({ method: 'CONNECT', target: 'a.example:443', head: ['Host: a.example:443'] }),
   httpVersionNot1x: sample({ version: 'HTTP/2.0' }),
   requestLineWhitespace: sample({ sp1: '  ' }),

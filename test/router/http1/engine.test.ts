@@ -175,7 +175,7 @@ describe('upstream pool', () => {
     const up = await rawUpstream((_n, head) => {
       const path = head.split(' ')[1];
       if (path === '/hints') return 'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n' + ok('final');
-      if (path === '/204') return 'HTTP/1.1 204 No Content\r\n\r\n';
+      if (path === '/204') return 'HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n'; // (a Content-Length it must not send)
       if (path === '/304') return 'HTTP/1.1 304 Not Modified\r\netag: "x"\r\n\r\n';
       return 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n' + (head.startsWith('HEAD') ? '' : 'hello');
     });
@@ -188,9 +188,29 @@ describe('upstream pool', () => {
     ]);
     expect(out).toMatch(/^HTTP\/1\.1 103 Early Hints\r\nlink: <\/a\.css>; rel=preload\r\n\r\nHTTP\/1\.1 200 OK/);
     expect(out).toContain('final');
-    expect(out).toContain('HTTP/1.1 204 No Content');
+    const head204 = out.slice(out.indexOf('HTTP/1.1 204'), out.indexOf('\r\n\r\n', out.indexOf('HTTP/1.1 204')));
+    expect(head204).toMatch(/^HTTP\/1\.1 204 No Content/);
+    expect(head204.toLowerCase()).not.toContain('content-length'); // dropped (RFC 9110 §8.6)
     expect(out).toContain('HTTP/1.1 304 Not Modified');
     expect(out.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2); // /hints and HEAD, each once
     expect(out).not.toContain('hello');
+  });
+});
+
+describe('paths', () => {
+  test('a "." or ".." segment, plain or percent-encoded, is refused (400) before routing; nothing reaches the upstream', async () => {
+    let hits = 0;
+    const up = await rawUpstream(() => { hits++; return ok('x'); });
+    const port = await routerTo(up.port);
+    for (const p of ['/api/../admin', '/api/%2e%2e/admin', '/api/%2E./admin', '/a/./b', '/..', '/x/.%2e?q=1']) {
+      const out = await converse(port, [`GET ${p} HTTP/1.1\r\nHost: app.localhost\r\nConnection: close\r\n\r\n`]);
+      expect(out, p).toMatch(/^HTTP\/1\.1 400 /);
+      expect(out, p).toContain('SWY_PATH_INVALID');
+    }
+    expect(hits).toBe(0);
+    // dots inside names and in the query are fine
+    for (const p of ['/app.js', '/a..b/c', '/x?next=/../y', '/.well-known/x']) {
+      expect(await converse(port, [`GET ${p} HTTP/1.1\r\nHost: app.localhost\r\nConnection: close\r\n\r\n`]), p).toMatch(/^HTTP\/1\.1 200 /);
+    }
   });
 });
