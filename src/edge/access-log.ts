@@ -34,6 +34,8 @@ export interface AccessLogEntry {
   clientIp: string;
   /** Why the request fell back (e.g. `unknown-env`), absent when it did not. */
   fallback?: string;
+  /** Error code when the exchange did not complete normally (`SWY_UPSTREAM_ERROR`, `SWY_CLIENT_ABORTED`, …). */
+  error?: string;
   traceId?: string;
 }
 
@@ -61,6 +63,7 @@ export function formatAccessLine(e: AccessLogEntry): string {
   l += ',"clientIp":' + str(e.clientIp);
   if (e.fallback !== undefined) l += ',"fallback":' + str(e.fallback);
   if (e.traceId !== undefined) l += ',"traceId":' + str(e.traceId);
+  if (e.error !== undefined) l += ',"error":' + str(e.error);
   return l + '}\n';
 }
 

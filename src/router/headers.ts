@@ -27,7 +27,7 @@ export interface ForwardContext {
 }
 
 /** Whether a request id from a client is acceptable to keep (visible ASCII, ≤ 128 bytes). */
-function validRequestId(v: string): boolean {
+export function validRequestId(v: string): boolean {
   return v.length > 0 && v.length <= 128 && /^[\x21-\x7e]+$/.test(v);
 }
 

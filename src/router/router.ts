@@ -7,7 +7,9 @@
  * never touches the store.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { swyError } from '../errors/index.js';
+import { swyError, type SwitchyardError } from '../errors/index.js';
+import { randomUUID } from 'node:crypto';
+import { validRequestId } from './headers.js';
 import { resolveEdge, resolveInternal, type RouteDecision, type Snapshot } from '../routing/index.js';
 import { proxyHttp, type ProxyOutcome, type ProxyRequestInfo } from './proxy.js';
 import { sendProblem } from './problem.js';
@@ -92,7 +94,7 @@ export class Router {
   async listenHttps(certs: CertificateManager, port: number, host = '127.0.0.1'): Promise<number> {
     const { SNICallback, minVersion } = tlsServerOptions(certs);
     const target: Target = { edge: true, https: true };
-    const l = new Http1Listener((ex) => this.#onExchange(target, ex), { limits: this.#http1, h2Handler: this.handleEdge(true) as never, tls: { SNICallback, minVersion } });
+    const l = new Http1Listener((ex) => this.#onExchange(target, ex), { limits: this.#http1, h2Handler: this.handleEdge(true) as never, tls: { SNICallback, minVersion }, ...this.#refusals() });
     this.#listeners.push(l);
     return l.listen(port, host);
   }
@@ -153,23 +155,28 @@ export class Router {
   }
 
   #listen(target: Target, port: number, host: string, h2c = false): Promise<number> {
-    const l = new Http1Listener((ex) => this.#onExchange(target, ex), { limits: this.#http1, ...(h2c ? { h2Handler: this.handleEdge(false) as never } : {}) });
+    const l = new Http1Listener((ex) => this.#onExchange(target, ex), { limits: this.#http1, ...(h2c ? { h2Handler: this.handleEdge(false) as never } : {}), ...(target.edge ? this.#refusals() : {}) });
     this.#listeners.push(l);
     return l.listen(port, host);
+  }
+
+  /** Listener option: log the engine's own refusals (edge only, when logging or metrics are on). */
+  #refusals(): { onRefused?: (ip: string, status: number) => void } {
+    return this.#log !== undefined || this.#metrics !== undefined ? { onRefused: (ip, status) => this.#logRefused(ip, status) } : {};
   }
 
   // HOT PATH (HTTP/1.1 engine) — change with care: one resolve, one proxy call, no store access.
   #onExchange(target: Target, ex: Http1Exchange): void {
     const snap = this.#snapshot;
-    if (snap === undefined) { sendProblemRaw(ex, swyError('SWY_STORE_UNAVAILABLE', 'the router has no routing snapshot yet')); return; }
+    if (snap === undefined) { this.#answerEarly(target, ex, swyError('SWY_STORE_UNAVAILABLE', 'the router has no routing snapshot yet')); return; }
     const head = ex.head;
     if (head.body === BodyKind.Length && head.contentLength > this.#limits.maxBodyBytes) {
-      sendProblemRaw(ex, swyError('SWY_BODY_TOO_LARGE', `the request body (${head.contentLength} bytes) exceeds the router's limit of ${this.#limits.maxBodyBytes} bytes`, { limit: this.#limits.maxBodyBytes }));
+      this.#answerEarly(target, ex, swyError('SWY_BODY_TOO_LARGE', `the request body (${head.contentLength} bytes) exceeds the router's limit of ${this.#limits.maxBodyBytes} bytes`, { limit: this.#limits.maxBodyBytes }));
       return;
     }
     const path = originForm(head.target);
-    if (path === undefined) { sendProblemRaw(ex, swyError('SWY_BAD_REQUEST', `request target "${head.target}" is not in origin or absolute form`)); return; }
-    if (hasDotSegment(path)) { sendProblemRaw(ex, swyError('SWY_PATH_INVALID', `request path "${path}" has a "." or ".." segment`, { reason: 'dot-segment' })); return; }
+    if (path === undefined) { this.#answerEarly(target, ex, swyError('SWY_BAD_REQUEST', `request target "${head.target}" is not in origin or absolute form`)); return; }
+    if (hasDotSegment(path)) { this.#answerEarly(target, ex, swyError('SWY_PATH_INVALID', `request path "${path}" has a "." or ".." segment`, { reason: 'dot-segment' })); return; }
     if (target.edge) {
       if (this.#acme !== undefined && path.startsWith(ACME_PREFIX)) { const c = compat(ex); answerChallenge(this.#acme, c.req, c.res, path); return; }
       if (this.#redirect !== undefined && target.https !== true) {
@@ -192,16 +199,34 @@ export class Router {
     if (env !== undefined && env.access !== undefined && this.#policies !== undefined) {
       // Access policy, whichever way the environment was selected (host, header, baggage), upgrades included.
       const c = compat(ex);
+      const reqId = requestIdOf(raw); // for a denial or a login page (a request let through gets its own when proxied)
+      c.res.setHeader('x-request-id', reqId);
       void this.#policies.admit(c.req, c.res, env, target.https === true).then((ok) => {
         if (ok) this.#dispatchExchange(target, ex, snap, d, path, obs, clientIp);
-        else if (obs) atClose(c.res, () => obs());
+        else if (obs) atClose(c.res, () => obs(undefined, reqId));
       }, (err) => sendProblem(c.req, c.res, swyError('SWY_INTERNAL', `access check failed: ${(err as Error).message}`)));
       return;
     }
     this.#dispatchExchange(target, ex, snap, d, path, obs, clientIp);
   }
 
-  #dispatchExchange(target: Target, ex: Http1Exchange, snap: Snapshot, d: RouteDecision, path: string, obs: ((o?: ProxyOutcome) => void) | undefined, clientIp?: string): void {
+  /** A problem answered before routing, with a request id; logged at the edge (no environment). */
+  #answerEarly(target: Target, ex: Http1Exchange, e: SwitchyardError): void {
+    const reqId = requestIdOf(ex.head.raw);
+    const start = performance.now();
+    sendProblemRaw(ex, e, `x-request-id: ${reqId}\r\n`);
+    if (!target.edge || (this.#log === undefined && this.#metrics === undefined)) return;
+    this.#record(undefined, start, ex.status, undefined, {
+      reqId, method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp: ex.conn.remoteAddress, traceparent: undefined,
+    });
+  }
+
+  /** Logs a request the engine refused before the router saw it (malformed, too large, too slow). */
+  #logRefused(clientIp: string, status: number): void {
+    this.#record(undefined, performance.now(), status, undefined, { reqId: '', method: '', host: '', path: '', bytes: 0, clientIp, traceparent: undefined });
+  }
+
+  #dispatchExchange(target: Target, ex: Http1Exchange, snap: Snapshot, d: RouteDecision, path: string, obs: ((o?: ProxyOutcome, reqId?: string) => void) | undefined, clientIp?: string): void {
     const hsts = target.edge && target.https === true && this.#hsts !== undefined ? `strict-transport-security: ${this.#hsts}\r\n` : undefined;
     if (d.kind === 'upstream' && d.service.protocol !== 'h2c') {
       const info = this.#infoRaw(target, ex, snap, d, path, clientIp);
@@ -219,7 +244,10 @@ export class Router {
     }
     const { req, res } = compat(ex);
     if (hsts !== undefined) res.setHeader('strict-transport-security', this.#hsts!);
-    if (obs) atClose(res, () => obs());
+    // Answers the router makes itself (sites, problems) carry a request id too.
+    const reqId = target.edge ? requestIdOf(ex.head.raw) : undefined;
+    if (reqId !== undefined && !(d.kind === 'upstream')) res.setHeader('x-request-id', reqId);
+    if (obs) atClose(res, () => obs(undefined, reqId));
     this.#dispatch(target, req, res, snap, d, path, undefined);
   }
 
@@ -227,15 +255,15 @@ export class Router {
    * The HTTP/1.1 engine's access-log and metrics recorder for one request: called with the
    * proxy's outcome when proxied, else (no argument) once the response is over.
    */
-  #observerRaw(ex: Http1Exchange, d: RouteDecision, clientIp: string): (o?: ProxyOutcome) => void {
+  #observerRaw(ex: Http1Exchange, d: RouteDecision, clientIp: string): (o?: ProxyOutcome, reqId?: string) => void {
     const start = performance.now();
     let done = false;
-    return (o?: ProxyOutcome) => {
+    return (o?: ProxyOutcome, reqId?: string) => {
       if (done) return;
       done = true;
       const status = o?.status ?? (ex.aborted ? 499 : ex.status);
       this.#record(d, start, status, o, {
-        reqId: o?.requestId ?? '', method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp,
+        reqId: o?.requestId ?? reqId ?? '', method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp,
         traceparent: rawGet(ex.head.raw, 'traceparent'),
       });
     };
@@ -342,25 +370,27 @@ export class Router {
   }
 
   /** Writes one access-log line and the request metrics. */
-  #record(d: RouteDecision, start: number, status: number, o: ProxyOutcome | undefined,
+  #record(d: RouteDecision | undefined, start: number, status: number, o: ProxyOutcome | undefined,
     r: { reqId: string; method: string; host: string; path: string; bytes: number; clientIp: string; traceparent: string | undefined }): void {
     const durationMs = performance.now() - start;
-    const env = d.kind === 'unknown-env' ? d.name : d.env.name;
-    const service = d.kind === 'upstream' || d.kind === 'site' || d.kind === 'no-upstream' ? d.service.name : undefined;
+    // No decision: answered before routing (refused by the engine, 413 up front, no snapshot).
+    const env = d === undefined ? '' : d.kind === 'unknown-env' ? d.name : d.env.name;
+    const service = d !== undefined && (d.kind === 'upstream' || d.kind === 'site' || d.kind === 'no-upstream') ? d.service.name : undefined;
     this.#metrics?.observeRequest({ env, service, status, durationMs });
     if (this.#log === undefined) return;
     const tp = r.traceparent;
     // One fixed shape (undefined fields are left out of the line): no spreads on the hot path.
     this.#log.log({
       reqId: r.reqId, env, service,
-      instance: d.kind === 'upstream' ? o?.endpoint ?? `${d.upstream.env}/${d.service.name}` : d.kind === 'site' ? `${d.service.name}@${d.deploy.id}` : undefined,
+      instance: d === undefined ? undefined : d.kind === 'upstream' ? o?.endpoint ?? `${d.upstream.env}/${d.service.name}` : d.kind === 'site' ? `${d.service.name}@${d.deploy.id}` : undefined,
       method: r.method, host: r.host, path: r.path, status, bytes: r.bytes,
       durationMs: Math.round(durationMs * 1000) / 1000,
       upstreamMs: o?.upstreamMs !== undefined ? Math.round(o.upstreamMs * 1000) / 1000 : undefined,
       retries: o?.retries,
       clientIp: r.clientIp,
-      fallback: d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? d.fallback : undefined,
+      fallback: d !== undefined && d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? d.fallback : undefined,
       traceId: tp ? tp.slice(3, 35) : undefined,
+      error: o?.error,
     });
   }
 
@@ -430,6 +460,12 @@ function answerChallenge(store: ChallengeStore, req: IncomingMessage, res: Serve
   const send = (status: number, body: string) => res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' }).end(body);
   if (!/^[A-Za-z0-9_-]{1,256}$/.test(token)) { send(404, 'not found\n'); return; }
   store.get(token).then((ka) => (ka ? send(200, ka) : send(404, 'no such challenge\n')), () => send(503, 'challenge store unavailable\n'));
+}
+
+/** The client's `x-request-id` when acceptable, else a new one (answers the router makes itself). */
+function requestIdOf(raw: readonly string[]): string {
+  const v = rawGet(raw, 'x-request-id');
+  return v !== undefined && validRequestId(v) ? v : randomUUID();
 }
 
 const FALLBACK_HEADER = Object.freeze({ 'x-switchyard-fallback': 'unknown-env' });

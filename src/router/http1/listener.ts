@@ -18,6 +18,8 @@ export interface ListenerOptions {
   h2Handler?: (req: Http2ServerRequest, res: Http2ServerResponse) => void;
   /** TLS: certificates by SNI, ALPN `h2` / `http/1.1`. */
   tls?: TlsOptions;
+  /** Told of requests refused by the engine itself (malformed, too large, too slow). */
+  onRefused?: (remoteAddress: string, status: number, reason: string) => void;
 }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -49,6 +51,7 @@ export class Http1Listener {
     const preface = this.#h2 !== undefined && !this.https ? { check: isPreface, take: (socket: Socket, bytes: Buffer) => { socket.pause(); socket.unshift(bytes); this.#toH2(socket); } } : undefined;
     const accept = (socket: Socket) => {
       const c = new Http1Connection(socket, this.https, options.limits, handler, onGone, preface);
+      if (options.onRefused !== undefined) { const f = options.onRefused; c.onRefused = (conn, status, reason) => f(conn.remoteAddress, status, reason); }
       this.#conns.add(c);
     };
     if (options.tls !== undefined) {

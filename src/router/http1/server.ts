@@ -277,6 +277,8 @@ export class Http1Connection {
   draining = false;
   /** The peer's address, read once per connection (each read is a getpeername call). */
   readonly remoteAddress: string;
+  /** Told of every request refused before it reached the router (400/408/431/…: for the access log). */
+  onRefused: ((c: Http1Connection, status: number, reason: string) => void) | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -466,6 +468,7 @@ export class Http1Connection {
   #refuse(e: ParseError): void {
     this.#buf = undefined;
     this.pause();
+    this.onRefused?.(this, e.status, e.reason);
     const body = JSON.stringify({ type: 'https://switchyard.dev/errors/' + (e.status === 431 ? 'SWY_HEADERS_TOO_LARGE' : e.status === 408 ? 'SWY_REQUEST_TIMEOUT' : 'SWY_BAD_REQUEST'),
       title: REASONS[e.status] ?? 'Bad Request', status: e.status, code: e.status === 431 ? 'SWY_HEADERS_TOO_LARGE' : e.status === 408 ? 'SWY_REQUEST_TIMEOUT' : 'SWY_BAD_REQUEST', detail: e.reason });
     const bytes = Buffer.from(body, 'utf8');

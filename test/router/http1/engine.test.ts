@@ -11,6 +11,7 @@ import { compat } from '../../../src/router/http1/compat.js';
 import { DEFAULT_HTTP1_LIMITS, type Http1Exchange } from '../../../src/router/http1/server.js';
 import { Router } from '../../../src/router/router.js';
 import { oneServiceSnapshot } from '../helpers.js';
+import type { AccessLogEntry } from '../../../src/edge/access-log.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
@@ -212,5 +213,30 @@ describe('paths', () => {
     for (const p of ['/app.js', '/a..b/c', '/x?next=/../y', '/.well-known/x']) {
       expect(await converse(port, [`GET ${p} HTTP/1.1\r\nHost: app.localhost\r\nConnection: close\r\n\r\n`]), p).toMatch(/^HTTP\/1\.1 200 /);
     }
+  });
+});
+
+describe('access log of answers the router makes itself', () => {
+  test('refused by the engine, refused before routing, and problems: each is logged, and answers carry x-request-id', async () => {
+    const up = await rawUpstream(() => ok('x'));
+    const entries: AccessLogEntry[] = [];
+    const router = new Router({ accessLog: { log: (e) => entries.push(e), flush: async () => undefined, close: async () => undefined }, limits: { maxBodyBytes: 10 } });
+    router.setSnapshot(oneServiceSnapshot(1, [up.port]));
+    cleanups.push(() => router.close(100));
+    const port = await router.listenEdge(0);
+    const malformed = await converse(port, ['GET / HTTP/1.1\r\nHost: app.localhost\r\nBad Header: x\r\n\r\n']);
+    expect(malformed).toMatch(/^HTTP\/1\.1 400 /);
+    const big = await converse(port, ['POST / HTTP/1.1\r\nHost: app.localhost\r\nContent-Length: 11\r\nX-Request-Id: big-1\r\n\r\n']);
+    expect(big).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big).toContain('x-request-id: big-1');
+    const unknown = await converse(port, ['GET / HTTP/1.1\r\nHost: nope.app.localhost\r\nConnection: close\r\n\r\n']);
+    expect(unknown).toMatch(/^HTTP\/1\.1 404 /);
+    const id = /x-request-id: (\S+)/i.exec(unknown)?.[1];
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(entries.map((e) => e.status)).toEqual([400, 413, 404]);
+    expect(entries[0]).toMatchObject({ env: '', clientIp: '127.0.0.1' });
+    expect(entries[1]).toMatchObject({ reqId: 'big-1', method: 'POST', status: 413 });
+    expect(entries[2]).toMatchObject({ reqId: id, env: 'nope', status: 404 });
   });
 });
