@@ -37,7 +37,7 @@ export function buildProgram(): Command {
     .option('--https-port <port>', 'HTTPS edge listener with certificates from a local CA (default 8443; a free port when --port is 0; "off" to disable)')
     .option('--access-log <dest>', 'access log: a file path, "stdout", or "off" (default <data-dir>/logs/access.log)')
     .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
-    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB)')
+    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB, at most 1024)')
     .option('--max-header-fields <n>', 'most header fields in a request before 431 (default 100)')
     .option('--head-timeout <ms>', 'a request head must arrive within this time of its first byte, else 408 (default 30000)')
     .option('--body-timeout <ms>', 'a request body that stalls this long gets 408 and the connection closed (default 60000)')
@@ -123,7 +123,7 @@ export function buildProgram(): Command {
     .option('--https-port <port>', 'HTTPS edge listener serving the certificates in the store (ACME)')
     .option('--access-log <dest>', 'access log: a file path or "stdout" (default none)')
     .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
-    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB)')
+    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB, at most 1024)')
     .option('--max-header-fields <n>', 'most header fields in a request before 431 (default 100)')
     .option('--head-timeout <ms>', 'a request head must arrive within this time of its first byte, else 408 (default 30000)')
     .option('--body-timeout <ms>', 'a request body that stalls this long gets 408 and the connection closed (default 60000)')
@@ -293,16 +293,17 @@ interface LimitFlags { maxHeaderSize?: string; maxHeaderFields?: string; headTim
 /** `{ limits }` from the limit flags given (none: `{}`); exit code 2 on a bad value. */
 function limitsFrom(o: LimitFlags): { limits?: Partial<RequestLimits> } {
   const l: Partial<RequestLimits> = {};
-  const int = (v: string, flag: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new CommanderError(2, 'swy.usage', `${flag} expects an integer ≥ ${min}, got "${v}"`);
+  const int = (v: string, flag: string, min: number, max: number): number => {
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!(n >= min && n <= max)) throw new CommanderError(2, 'swy.usage', `${flag} expects a whole number from ${min} to ${max}, got "${v}"`);
     return n;
   };
-  if (o.maxHeaderSize !== undefined) l.maxHeaderBytes = int(o.maxHeaderSize, '--max-header-size', 1) * 1024;
-  if (o.maxHeaderFields !== undefined) l.maxHeaderFields = int(o.maxHeaderFields, '--max-header-fields', 1);
-  if (o.headTimeout !== undefined) l.headTimeoutMs = int(o.headTimeout, '--head-timeout', 100);
-  if (o.bodyTimeout !== undefined) l.bodyTimeoutMs = int(o.bodyTimeout, '--body-timeout', 100);
-  if (o.keepaliveTimeout !== undefined) l.keepAliveTimeoutMs = int(o.keepaliveTimeout, '--keepalive-timeout', 100);
+  const DAY_MS = 86_400_000;
+  if (o.maxHeaderSize !== undefined) l.maxHeaderBytes = int(o.maxHeaderSize, '--max-header-size', 1, 1024) * 1024;
+  if (o.maxHeaderFields !== undefined) l.maxHeaderFields = int(o.maxHeaderFields, '--max-header-fields', 1, 10_000);
+  if (o.headTimeout !== undefined) l.headTimeoutMs = int(o.headTimeout, '--head-timeout', 100, DAY_MS);
+  if (o.bodyTimeout !== undefined) l.bodyTimeoutMs = int(o.bodyTimeout, '--body-timeout', 100, DAY_MS);
+  if (o.keepaliveTimeout !== undefined) l.keepAliveTimeoutMs = int(o.keepaliveTimeout, '--keepalive-timeout', 100, DAY_MS);
   return Object.keys(l).length > 0 ? { limits: l } : {};
 }
 
