@@ -25,7 +25,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
 
-  program.command('up')
+  addLimitOptions(program.command('up'))
     .description('run the app: store, control plane, base environment, previews and router (local mode)')
     .option('--port <port>', 'edge listener port (0 = any free port)', '8080')
     .option('--admin-port <port>', 'admin API port (0 = any free port)', '8081')
@@ -36,12 +36,6 @@ export function buildProgram(): Command {
     .option('--internal-base-port <port>', 'fixed discovery ports: service i (name order) gets base+i (default: free ports)')
     .option('--https-port <port>', 'HTTPS edge listener with certificates from a local CA (default 8443; a free port when --port is 0; "off" to disable)')
     .option('--access-log <dest>', 'access log: a file path, "stdout", or "off" (default <data-dir>/logs/access.log)')
-    .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
-    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB, at most 1024)')
-    .option('--max-header-fields <n>', 'most header fields in a request before 431 (default 100)')
-    .option('--head-timeout <ms>', 'a request head must arrive within this time of its first byte, else 408 (default 30000)')
-    .option('--body-timeout <ms>', 'a request body that stalls this long gets 408 and the connection closed (default 60000)')
-    .option('--keepalive-timeout <ms>', 'idle keep-alive client connections are closed after this long (default 65000)')
     .option('--workers <n>', 'router worker processes sharing the listeners (0 = route in the owner process)', String(availableParallelism()))
     .option('--drain-ms <ms>', 'on stop, how long in-flight requests may finish', '5000')
     .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string; httpsPort?: string; accessLog?: string; maxBody?: string } & LimitFlags) => {
@@ -109,7 +103,7 @@ export function buildProgram(): Command {
       await untilSignal(running.stop);
     });
 
-  program.command('router')
+  addLimitOptions(program.command('router'))
     .description('run one router replica (data plane only), fed by the shared PostgreSQL store')
     .requiredOption('--database-url <url>', 'PostgreSQL store (or $SWITCHYARD_DATABASE_URL)', process.env.SWITCHYARD_DATABASE_URL)
     .option('--app-name <name>', 'app to route (default: the only app in the store)')
@@ -122,12 +116,6 @@ export function buildProgram(): Command {
     .option('--blob-url <url>', 'blob store for site deploys, shared with the control plane (file:///path or s3://…)', process.env.SWITCHYARD_BLOB_URL)
     .option('--https-port <port>', 'HTTPS edge listener serving the certificates in the store (ACME)')
     .option('--access-log <dest>', 'access log: a file path or "stdout" (default none)')
-    .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
-    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB, at most 1024)')
-    .option('--max-header-fields <n>', 'most header fields in a request before 431 (default 100)')
-    .option('--head-timeout <ms>', 'a request head must arrive within this time of its first byte, else 408 (default 30000)')
-    .option('--body-timeout <ms>', 'a request body that stalls this long gets 408 and the connection closed (default 60000)')
-    .option('--keepalive-timeout <ms>', 'idle keep-alive client connections are closed after this long (default 65000)')
     .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string; blobUrl?: string; httpsPort?: string; accessLog?: string; maxBody?: string } & LimitFlags) => {
       const { startRouterNode } = await import('../main.js');
       const running = await startRouterNode({
@@ -285,6 +273,17 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
 
 function admin(program: Command): string {
   return adminUrl(program.opts<{ adminUrl?: string; app?: string }>());
+}
+
+/** Adds the request limit flags of the HTTP/1.1 engine (`up`, `router`); read them with {@link limitsFrom}. */
+function addLimitOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
+    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB, at most 1024)')
+    .option('--max-header-fields <n>', 'most header fields in a request before 431 (default 100)')
+    .option('--head-timeout <ms>', 'a request head must arrive within this time of its first byte, else 408 (default 30000)')
+    .option('--body-timeout <ms>', 'a request body that stalls this long gets 408 and the connection closed (default 60000)')
+    .option('--keepalive-timeout <ms>', 'idle keep-alive client connections are closed after this long (default 65000)');
 }
 
 /** The engine's limit flags shared by `up` and `router`. */

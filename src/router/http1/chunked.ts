@@ -7,6 +7,8 @@
  * forwarded. Pure: no I/O, no `node:` imports.
  */
 
+import { FVAL, TCHAR } from './chars.js';
+
 const enum S {
   /** chunk-size hex digits. */
   Size,
@@ -51,17 +53,6 @@ const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX[48 + c] = c;
 for (let c = 0; c < 6; c++) { HEX[65 + c] = 10 + c; HEX[97 + c] = 10 + c; }
 
-/** tchar (RFC 9110 §5.6.2). */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-/** field-value bytes (VCHAR, obs-text, SP, HTAB); also what a quoted-pair may escape (RFC 9110 §5.6.4). */
-const FVAL = new Uint8Array(256);
-for (let c = 0x21; c <= 0x7e; c++) FVAL[c] = 1;
-for (let c = 0x80; c <= 0xff; c++) FVAL[c] = 1;
-FVAL[0x20] = 1; FVAL[0x09] = 1;
 /** qdtext (RFC 9110 §5.6.4): field-value bytes other than DQUOTE and backslash. */
 const QDTEXT = FVAL.slice();
 QDTEXT[0x22] = 0; QDTEXT[0x5c] = 0;

@@ -12,6 +12,8 @@
  * this module free of `node:` imports (a plain Uint8Array works too, decoded byte by byte).
  */
 
+import { FVAL, TCHAR } from './chars.js';
+
 /** Why a head was refused: the HTTP status to answer and a reason naming the offending part. */
 export class ParseError {
   constructor(
@@ -128,17 +130,6 @@ const METHODS = new Set(['ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE',
   'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY', 'OPTIONS', 'PATCH', 'POST', 'PROPFIND', 'PROPPATCH', 'PURGE', 'PUT', 'QUERY',
   'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE']);
 
-// Byte classes (RFC 9110 §5.6.2 tchar; §5.5 field-vchar = VCHAR / obs-text).
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-/** field-value bytes: VCHAR, obs-text, SP, HTAB. */
-const FVAL = new Uint8Array(256);
-for (let c = 0x21; c <= 0x7e; c++) FVAL[c] = 1;
-for (let c = 0x80; c <= 0xff; c++) FVAL[c] = 1;
-FVAL[0x20] = 1; FVAL[0x09] = 1;
 /** request-target bytes: visible ASCII (RFC 3986 characters; no raw non-ASCII, no controls). */
 const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
