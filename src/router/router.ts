@@ -29,6 +29,7 @@ import { proxyExchange, sendProblemRaw } from './http1/proxy.js';
 import { compat } from './http1/compat.js';
 import type { Http1Limits } from './http1/server.js';
 import type { AccessLog } from '../edge/access-log.js';
+import { RequestRecorder } from './recorder.js';
 import type { EdgeMetrics } from '../edge/metrics.js';
 import { ensureTraceparent } from '../edge/traceparent.js';
 
@@ -69,8 +70,9 @@ export class Router {
   readonly #blobs: BlobStore | undefined;
   readonly #blobCache: BlobCache | undefined;
   readonly #policies: EdgePolicies | undefined;
-  readonly #log: AccessLog | undefined;
   readonly #metrics: EdgeMetrics | undefined;
+  /** Access log and metrics per edge request; undefined when neither is configured. */
+  readonly #rec: RequestRecorder | undefined;
 
   constructor(options: RouterOptions = {}) {
     this.#pools = new UpstreamPools(options.timeouts, options.resilience);
@@ -80,8 +82,8 @@ export class Router {
     this.#blobs = options.blobStore;
     this.#blobCache = options.blobStore ? new BlobCache(options.blobStore) : undefined;
     this.#policies = options.policies;
-    this.#log = options.accessLog;
     this.#metrics = options.metrics;
+    this.#rec = options.accessLog !== undefined || options.metrics !== undefined ? new RequestRecorder(options.accessLog, options.metrics) : undefined;
     this.#acme = options.acmeChallenges;
     this.#redirect = options.redirectToHttps;
     this.#hsts = options.hstsMaxAgeSeconds !== undefined ? `max-age=${options.hstsMaxAgeSeconds}` : undefined;
@@ -162,7 +164,8 @@ export class Router {
 
   /** Listener option: log the engine's own refusals (edge only, when logging or metrics are on). */
   #refusals(): { onRefused?: (ip: string, status: number) => void } {
-    return this.#log !== undefined || this.#metrics !== undefined ? { onRefused: (ip, status) => this.#logRefused(ip, status) } : {};
+    const rec = this.#rec;
+    return rec !== undefined ? { onRefused: (ip, status) => rec.refused(ip, status) } : {};
   }
 
   // HOT PATH (HTTP/1.1 engine) — change with care: one resolve, one proxy call, no store access.
@@ -194,7 +197,7 @@ export class Router {
     if (!target.edge) { this.#dispatchExchange(target, ex, snap, d, path, undefined); return; }
     ensureTraceRaw(raw);
     const clientIp = this.#policies !== undefined ? this.#policies.clientIpOf(ex.conn.remoteAddress, () => rawJoined(raw, 'x-forwarded-for')) : ex.conn.remoteAddress;
-    const obs = this.#log !== undefined || this.#metrics !== undefined ? this.#observerRaw(ex, d, clientIp) : undefined;
+    const obs = this.#rec?.http1(ex, d, clientIp);
     const env = d.kind === 'unknown-env' ? undefined : d.env;
     if (env !== undefined && env.access !== undefined && this.#policies !== undefined) {
       // Access policy, whichever way the environment was selected (host, header, baggage), upgrades included.
@@ -215,15 +218,10 @@ export class Router {
     const reqId = requestIdOf(ex.head.raw);
     const start = performance.now();
     sendProblemRaw(ex, e, `x-request-id: ${reqId}\r\n`);
-    if (!target.edge || (this.#log === undefined && this.#metrics === undefined)) return;
-    this.#record(undefined, start, ex.status, undefined, {
+    if (!target.edge || this.#rec === undefined) return;
+    this.#rec.record(undefined, start, ex.status, undefined, {
       reqId, method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp: ex.conn.remoteAddress, traceparent: undefined,
     });
-  }
-
-  /** Logs a request the engine refused before the router saw it (malformed, too large, too slow). */
-  #logRefused(clientIp: string, status: number): void {
-    this.#record(undefined, performance.now(), status, undefined, { reqId: '', method: '', host: '', path: '', bytes: 0, clientIp, traceparent: undefined });
   }
 
   #dispatchExchange(target: Target, ex: Http1Exchange, snap: Snapshot, d: RouteDecision, path: string, obs: ((o?: ProxyOutcome, reqId?: string) => void) | undefined, clientIp?: string): void {
@@ -249,24 +247,6 @@ export class Router {
     if (reqId !== undefined && !(d.kind === 'upstream')) res.setHeader('x-request-id', reqId);
     if (obs) atClose(res, () => obs(undefined, reqId));
     this.#dispatch(target, req, res, snap, d, path, undefined);
-  }
-
-  /**
-   * The HTTP/1.1 engine's access-log and metrics recorder for one request: called with the
-   * proxy's outcome when proxied, else (no argument) once the response is over.
-   */
-  #observerRaw(ex: Http1Exchange, d: RouteDecision, clientIp: string): (o?: ProxyOutcome, reqId?: string) => void {
-    const start = performance.now();
-    let done = false;
-    return (o?: ProxyOutcome, reqId?: string) => {
-      if (done) return;
-      done = true;
-      const status = o?.status ?? (ex.aborted ? 499 : ex.status);
-      this.#record(d, start, status, o, {
-        reqId: o?.requestId ?? reqId ?? '', method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp,
-        traceparent: rawGet(ex.head.raw, 'traceparent'),
-      });
-    };
   }
 
   #infoRaw(target: Target, ex: Http1Exchange, snap: Snapshot, d: Extract<RouteDecision, { kind: 'upstream' }>, path: string, clientIp: string | undefined): ProxyRequestInfo {
@@ -317,7 +297,7 @@ export class Router {
     }
     const d = this.#decide(target, req, snap, path);
     if (target.edge) {
-      const obs = this.#log !== undefined || this.#metrics !== undefined ? this.#observer(req, res, d) : undefined;
+      const obs = this.#rec?.node(req, res, d, this.#policies?.clientIp(req) ?? req.socket.remoteAddress ?? '');
       ensureTrace(req);
       // Access policy: whichever way the environment was selected, its policy applies.
       const env = d.kind === 'unknown-env' ? undefined : d.env;
@@ -342,56 +322,6 @@ export class Router {
     }
     const p = proxyHttp(this.#pools, req, res, d, this.#info(target, req, snap, d, path));
     if (obs) p.then(obs, () => obs());
-  }
-
-  /**
-   * Returns the function that writes the access-log line and metrics for this request: called
-   * with the proxy's outcome (retries, upstream time, 499) when it proxied, else at response close.
-   * Only built when logging or metrics are configured.
-   */
-  #observer(req: IncomingMessage, res: ServerResponse, d: RouteDecision): (o?: ProxyOutcome) => void {
-    const start = performance.now();
-    const socket = req.socket;
-    // Read now: an HTTP/2 stream's socket proxy is gone by the time the response closes.
-    const h2 = req.httpVersionMajor === 2;
-    const written = h2 ? 0 : socket.bytesWritten;
-    const clientIp = this.#policies?.clientIp(req) ?? socket.remoteAddress ?? '';
-    let done = false;
-    return (o?: ProxyOutcome) => {
-      if (done) return;
-      done = true;
-      const status = o?.status ?? (res.writableFinished ? res.statusCode : 499); // 499: the client went away first
-      this.#record(d, start, status, o, {
-        reqId: (res.getHeader('x-request-id') as string | undefined) ?? '', method: req.method ?? '', host: (req.headers.host ?? '') as string, path: req.url ?? '',
-        bytes: h2 ? Number(res.getHeader('content-length') ?? 0) || 0 : Math.max(0, (socket.bytesWritten ?? written) - written),
-        clientIp, traceparent: req.headers.traceparent as string | undefined,
-      });
-    };
-  }
-
-  /** Writes one access-log line and the request metrics. */
-  #record(d: RouteDecision | undefined, start: number, status: number, o: ProxyOutcome | undefined,
-    r: { reqId: string; method: string; host: string; path: string; bytes: number; clientIp: string; traceparent: string | undefined }): void {
-    const durationMs = performance.now() - start;
-    // No decision: answered before routing (refused by the engine, 413 up front, no snapshot).
-    const env = d === undefined ? '' : d.kind === 'unknown-env' ? d.name : d.env.name;
-    const service = d !== undefined && (d.kind === 'upstream' || d.kind === 'site' || d.kind === 'no-upstream') ? d.service.name : undefined;
-    this.#metrics?.observeRequest({ env, service, status, durationMs });
-    if (this.#log === undefined) return;
-    const tp = r.traceparent;
-    // One fixed shape (undefined fields are left out of the line): no spreads on the hot path.
-    this.#log.log({
-      reqId: r.reqId, env, service,
-      instance: d === undefined ? undefined : d.kind === 'upstream' ? o?.endpoint ?? `${d.upstream.env}/${d.service.name}` : d.kind === 'site' ? `${d.service.name}@${d.deploy.id}` : undefined,
-      method: r.method, host: r.host, path: r.path, status, bytes: r.bytes,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-      upstreamMs: o?.upstreamMs !== undefined ? Math.round(o.upstreamMs * 1000) / 1000 : undefined,
-      retries: o?.retries,
-      clientIp: r.clientIp,
-      fallback: d !== undefined && d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? d.fallback : undefined,
-      traceId: tp ? tp.slice(3, 35) : undefined,
-      error: o?.error,
-    });
   }
 
   #serveSite(req: IncomingMessage, res: ServerResponse, d: Extract<RouteDecision, { kind: 'site' }>, path: string): void {
