@@ -340,7 +340,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof SwitchyardError) {
       process.stderr.write(`error ${err.code}: ${err.message}\n`);
-      return err.code === 'SWY_SPEC_NOT_FOUND' ? 2 : 1;
+      // 400: the input was refused (a bad name, CIDR, rate, password…): a usage error, like a bad flag.
+      return err.code === 'SWY_SPEC_NOT_FOUND' || err.statusCode === 400 ? 2 : 1;
     }
     const msg = String((err as Error)?.message ?? err);
     const inUse = /EADDRINUSE[^\d]*([\d.:\[\]a-f]*:(\d+))?/.exec(msg);

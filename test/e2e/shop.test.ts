@@ -139,8 +139,13 @@ describe('switchyard up with the shop example', () => {
     expect(dup.stderr).toContain('SWY_ENV_EXISTS');
 
     const bad = await sy.cli(['env', 'create', 'Bad_Name']);
-    expect(bad.code).not.toBe(0);
+    expect(bad.code).toBe(2); // input the API refuses (400) is a usage error
     expect(bad.stderr).toContain('SWY_ENV_NAME_INVALID');
+    for (const [flags, says] of [[['--allow-ip', 'nope'], 'nope'], [['--rate-limit', '10:0'], 'rateLimit.burst']] as const) {
+      const r = await sy.cli(['env', 'create', 'feat7', '--service', 'api', ...flags]);
+      expect(r.code, `${flags.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(says);
+    }
 
     const unknown = await sy.cli(['env', 'create', 'feat9', '--service', 'api', '--service', 'nope']);
     expect(unknown.code).not.toBe(0);
