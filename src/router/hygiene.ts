@@ -1,21 +1,18 @@
 /**
  * @module router/hygiene
- * Request checks the router makes before routing, so that what reaches an upstream is framed
- * one way only and within limits:
+ * The router's request limits ({@link RequestLimits}, enforced by the HTTP/1.1 engine: see
+ * docs/http1.md) and the checks for requests that arrive through node's compat objects
+ * (HTTP/2 clients), made before routing so that what reaches an upstream is framed one way only
+ * and within limits:
  * - `Content-Length` together with `Transfer-Encoding`, several differing `Content-Length`
- *   values, or a transfer coding other than `chunked` → 400 and the connection closed
- *   (RFC 9112 §6.1, §6.3: request smuggling). node's parser already refuses most of these
- *   (then {@link answerClientError} answers); this is the second line for what it lets through
- *   (e.g. `Transfer-Encoding: gzip`, or a server started with `insecureHTTPParser`).
- * - a declared body over the limit → 413 up front, without reading it; a chunked body is
- *   counted while it streams ({@link CappedBody}) and cut off with 413.
- * - a header block over the limit → 431: node's `maxHeaderSize` makes the parser fail with
- *   `HPE_HEADER_OVERFLOW`, and {@link answerClientError} maps that to 431 (node's own 431 is
- *   only sent when the server has no `clientError` listener).
+ *   values, or a transfer coding other than `chunked` → 400 (RFC 9112 §6.1, §6.3);
+ * - a declared body over the limit → 413 up front, without reading it; a body of unknown length
+ *   is counted while it streams ({@link CappedBody}) and cut off with 413;
+ * - a path with `.`/`..` segments → 400 ({@link hasDotSegment}, for every client).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable, type Duplex } from 'node:stream';
-import { swyError, toProblem, type SwitchyardError } from '../errors/index.js';
+import { Readable } from 'node:stream';
+import { swyError } from '../errors/index.js';
 import { sendProblem } from './problem.js';
 
 export interface RequestLimits {
@@ -79,30 +76,6 @@ function framingProblem(req: IncomingMessage, te: string | undefined, cl: string
     if (!/^\d+$/.test(cl)) return `invalid Content-Length "${cl}"`;
   }
   return undefined;
-}
-
-/**
- * The `clientError` listener of the router's servers: requests node's parser refused. A header
- * block over `maxHeaderSize` gets 431, anything else 400 (as node itself would), with a problem
- * body; then the connection is closed.
- */
-export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
-  // A response already on this connection (keep-alive) cannot be followed by ours; a reset peer hears nothing.
-  if (!socket.writable || err.code === 'ECONNRESET' || (socket as { _httpMessage?: unknown })._httpMessage) { socket.destroy(); return; }
-  let e: SwitchyardError;
-  let line: string;
-  if (err.code === 'HPE_HEADER_OVERFLOW') {
-    e = swyError('SWY_HEADERS_TOO_LARGE', 'the request line and header fields exceed the router\'s limit', { cause: err.code });
-    line = '431 Request Header Fields Too Large';
-  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    socket.end('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    return;
-  } else {
-    e = swyError('SWY_BAD_REQUEST', `malformed request: ${err.message}`, { cause: err.code ?? 'parse error' });
-    line = '400 Bad Request';
-  }
-  const body = JSON.stringify(toProblem(e));
-  socket.end(`HTTP/1.1 ${line}\r\ncontent-type: application/problem+json\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 /**

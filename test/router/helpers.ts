@@ -2,7 +2,8 @@
  * Shared helpers of the router tests: tiny real upstream servers, a raw-socket HTTP client
  * (exact control of the bytes, e.g. no Host header), and snapshot building.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { compileSnapshot } from '../../src/routing/compile.js';
 import type { EndpointRoute, RouteTable, Snapshot } from '../../src/routing/types.js';
@@ -144,3 +145,32 @@ function expectContentType(r: RawResponse, type: string): void {
     throw new Error(`expected ${type}, got ${r.status} ${r.headers['content-type']}: ${r.body.toString('utf8').slice(0, 300)}`);
   }
 }
+
+export interface HttpResult { status: number; headers: IncomingHttpHeaders; body: Buffer }
+
+/**
+ * One request on a fresh connection (node:http client, Host `app.localhost`, Accept JSON);
+ * `body` may be a Buffer, a string or a stream (then chunked unless content-length is set).
+ * Fails after 15 s without an answer.
+ */
+export function send(port: number, opts: { method?: string; path?: string; headers?: Record<string, string>; body?: Buffer | string | Readable } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path ?? '/', agent: false,
+      headers: { host: 'app.localhost', accept: 'application/json', ...opts.headers },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(15_000, () => req.destroy(new Error(`no response within 15 s: ${opts.method ?? 'GET'} ${opts.path ?? '/'}`)));
+    const b = opts.body;
+    if (b instanceof Readable) b.pipe(req);
+    else req.end(b);
+  });
+}
+
+/** The JSON body of a response. */
+export const json = (r: HttpResult) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Router, type RouterOptions } from '../../src/router/router.js';
-import { deadPort, oneServiceSnapshot, startUpstream, type Upstream } from './helpers.js';
+import { deadPort, json, oneServiceSnapshot, send, startUpstream, type HttpResult as Res, type Upstream } from './helpers.js';
 
 const MB = 1024 * 1024;
 
@@ -41,29 +41,6 @@ async function routerFor(ports: number[], options?: RouterOptions): Promise<{ ro
   return { router, port: await router.listenEdge(0) };
 }
 
-interface Res { status: number; headers: IncomingHttpHeaders; body: Buffer }
-
-/** One request on a fresh connection; `body` may be a Buffer or a stream (then chunked unless content-length is set). */
-function send(port: number, opts: { method?: string; path?: string; headers?: Record<string, string>; body?: Buffer | string | Readable } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path ?? '/', agent: false,
-      headers: { host: 'app.localhost', accept: 'application/json', ...opts.headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(15_000, () => req.destroy(new Error(`no response within 15 s: ${opts.method ?? 'GET'} ${opts.path ?? '/'}`)));
-    const b = opts.body;
-    if (b instanceof Readable) b.pipe(req);
-    else req.end(b);
-  });
-}
-
-const json = (r: Res) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
 const sha256 = (b: Buffer | Buffer[]) => { const h = createHash('sha256'); for (const c of Array.isArray(b) ? b : [b]) h.update(c); return h.digest('hex'); };
 
 /** Upstream that hashes the request body and answers what it got. */

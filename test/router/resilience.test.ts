@@ -25,7 +25,7 @@ import { compileSnapshot, resolveEdge } from '../../src/routing/index.js';
 import type { RouteTable, ServiceRoute, Snapshot } from '../../src/routing/types.js';
 import { SpecSchema, type AppSpec } from '../../src/spec/schema.js';
 import { openPgliteDriver, readRouteTable, Store } from '../../src/store/index.js';
-import { closeServer, deadPort, endpoint, oneServiceSnapshot, oneServiceTable, parseResponse, problemOf, rawRequest, startUpstream, type RawResponse, type Upstream } from './helpers.js';
+import { closeServer, deadPort, endpoint, json, oneServiceSnapshot, oneServiceTable, parseResponse, problemOf, rawRequest, send, startUpstream, type HttpResult as Res, type RawResponse, type Upstream } from './helpers.js';
 
 const routers: Router[] = [];
 const upstreams: Upstream[] = [];
@@ -76,26 +76,6 @@ async function routerWith(snap: Snapshot, options?: RouterOptions): Promise<{ ro
   return { router, port: await router.listenEdge(0) };
 }
 
-interface Res { status: number; headers: IncomingHttpHeaders; body: Buffer }
-
-function send(port: number, opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path ?? '/', agent: false,
-      headers: { host: 'app.localhost', accept: 'application/json', ...opts.headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(15_000, () => req.destroy(new Error('no response within 15 s')));
-    req.end(opts.body);
-  });
-}
-
-const json = (r: Res) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(pred: () => boolean, what: string, ms = 5_000): Promise<void> {

@@ -11,7 +11,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { ChunkedDecoder } from './chunked.js';
-import { BodyKind, ParseError, parseResponseHead, type ResponseHead } from './parse.js';
+import { BodyKind, ParseError } from './parse.js';
+import { parseResponseHead, type ResponseHead } from './response.js';
 
 export interface RawPoolTimeouts {
   /** TCP connect (ms). */
@@ -336,7 +337,6 @@ export class RawPool {
 
   /** Open sockets (busy + idle). */
   get size(): number { return this.#all.size; }
-  get idleCount(): number { return this.#idle.length; }
 
   /** Applies the deadlines of every socket. */
   sweep(now: number): void {

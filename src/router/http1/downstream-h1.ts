@@ -11,7 +11,8 @@ import type { Socket } from 'node:net';
 import type { SwitchyardError } from '../../errors/index.js';
 import { problemBody } from '../problem.js';
 import { ChunkedDecoder } from './chunked.js';
-import { BodyKind, type ResponseHead } from './parse.js';
+import { BodyKind } from './parse.js';
+import type { ResponseHead } from './response.js';
 import type { Downstream } from './proxy.js';
 import { REASONS, type BodySink, type Http1Exchange } from './server.js';
 

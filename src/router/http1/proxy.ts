@@ -25,7 +25,8 @@ import { DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BUDGET_PERCENT, type RetryBudget 
 import type { ProxyOutcome, ProxyRequestInfo } from '../proxy.js';
 import type { EndpointState, UpstreamPools } from '../upstreams.js';
 import type { UpstreamConn, ResponseHandler, UpstreamError } from './client.js';
-import { BodyKind, type ResponseHead } from './parse.js';
+import { BodyKind } from './parse.js';
+import type { ResponseHead } from './response.js';
 import type { BodySink, Http1Exchange } from './server.js';
 import { Http1Downstream } from './downstream-h1.js';
 import { H2Downstream } from './downstream-h2.js';

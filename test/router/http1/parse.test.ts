@@ -4,9 +4,10 @@
  */
 import { describe, expect, test } from 'vitest';
 import {
-  BodyKind, DEFAULT_HEAD_LIMITS, hasToken, ParseError, parseRequestHead, parseResponseHead, rawGet,
-  type HeadLimits, type RequestHead, type ResponseHead,
+  BodyKind, DEFAULT_HEAD_LIMITS, hasToken, ParseError, parseRequestHead, rawGet,
+  type HeadLimits, type RequestHead,
 } from '../../../src/router/http1/parse.js';
+import { parseResponseHead, type ResponseHead } from '../../../src/router/http1/response.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
