@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, pebbleAvailable, startPebble, type Pebble } from '../edge/pebble.js';
+import { freePortBlock } from '../helpers/ports.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { http, startServer, type Server } from '../helpers/proc.js';
 
@@ -25,12 +26,13 @@ function handshake(port: number, servername: string, ca: string): Promise<{ auth
 describe.runIf(postgresAvailable() && pebbleAvailable())('ACME certificates through pebble, served by a router from the store', () => {
   let pg: TestPostgres; let pebble: Pebble; let dir: string; let httpPort: number;
   let control: Server<{ admin: string }>; let router: Server<{ edge: string; https: string }>;
-  const base = 21_000 + Math.floor(Math.random() * 20_000);
+  let base: number;
   // The router's HTTP edge listens where pebble sends HTTP-01 validations.
   const routerArgs = () => ['router', '--database-url', pg.url, '--port', String(httpPort), '--https-port', '0', '--admin-port', '0', '--internal-base-port', String(base), '--id', 'r1'];
 
   beforeAll(async () => {
     pg = await startPostgres();
+    base = await freePortBlock(20);
     httpPort = await freePort();
     pebble = await startPebble({ httpPort });
     dir = mkdtempSync(join(tmpdir(), 'swy-acme-'));

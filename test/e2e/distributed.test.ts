@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { freePortBlock } from '../helpers/ports.js';
 import { http, startServer, type Server } from '../helpers/proc.js';
 
 const OUTAGE_MS = Number(process.env.SWY_OUTAGE_MS ?? 60_000);
@@ -21,7 +22,7 @@ describe.runIf(postgresAvailable())('control plane + two routers on PostgreSQL',
     pg = await startPostgres();
     dir = mkdtempSync(join(tmpdir(), 'swy-dist-'));
     cpSync(new URL('../../examples/shop', import.meta.url).pathname, join(dir, 'shop'), { recursive: true, filter: (s) => !s.includes('.switchyard') });
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = await freePortBlock(200); // r1 uses base…, r2 base+100…
     control = await startServer(['--app', join(dir, 'shop'), 'control', '--database-url', pg.url, '--admin-port', '0', '--internal-base-port', String(base), '--data-dir', join(dir, 'data')]);
     routers.push(await startServer(['router', '--database-url', pg.url, '--port', '0', '--admin-port', '0', '--internal-base-port', String(base), '--id', 'r1']));
     routers.push(await startServer(['router', '--database-url', pg.url, '--port', '0', '--admin-port', '0', '--internal-base-port', String(base + 100), '--id', 'r2']));
