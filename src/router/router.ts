@@ -24,7 +24,7 @@ import { tlsServerOptions, type CertificateManager } from '../edge/cert-store.js
 import type { ChallengeStore } from '../edge/acme.js';
 import { Http1Listener } from './http1/listener.js';
 import type { Http1Exchange } from './http1/server.js';
-import { BodyKind, rawGet } from './http1/parse.js';
+import { BodyKind, rawGet, type RequestHead } from './http1/parse.js';
 import { proxyExchange, sendProblemRaw } from './http1/proxy.js';
 import { compat } from './http1/compat.js';
 import type { Http1Limits } from './http1/server.js';
@@ -195,7 +195,7 @@ export class Router {
       ? resolveEdge(snap, { host: head.host, header, baggage, path })
       : resolveInternal(snap, { service: target.service, header, baggage });
     if (!target.edge) { this.#dispatchExchange(target, ex, snap, d, path, undefined); return; }
-    ensureTraceRaw(raw);
+    ensureTraceRaw(head);
     const clientIp = this.#policies !== undefined ? this.#policies.clientIpOf(ex.conn.remoteAddress, () => rawJoined(raw, 'x-forwarded-for')) : ex.conn.remoteAddress;
     const obs = this.#rec?.http1(ex, d, clientIp);
     const env = d.kind === 'unknown-env' ? undefined : d.env;
@@ -410,11 +410,13 @@ function rawJoined(raw: readonly string[], name: string): string | undefined {
   return out;
 }
 
-/** {@link ensureTrace} on the HTTP/1.1 engine's field list (edited in place). */
-function ensureTraceRaw(raw: string[]): void {
+/** {@link ensureTrace} on the HTTP/1.1 engine's head (its field list edited in place; a new trace noted in `head.traceparent`). */
+function ensureTraceRaw(head: RequestHead): void {
+  const raw = head.raw;
   const cur = rawGet(raw, 'traceparent');
   const tp = ensureTraceparent(cur);
   if (tp === cur) return;
+  head.traceparent = tp;
   for (let i = raw.length - 2; i >= 0; i -= 2) { const n = raw[i]!.toLowerCase(); if (n === 'traceparent' || n === 'tracestate') raw.splice(i, 2); }
   raw.push('traceparent', tp);
 }

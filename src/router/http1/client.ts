@@ -98,7 +98,7 @@ export class UpstreamConn {
   get connecting(): boolean { return this.#state === C.Connecting; }
 
   /** Starts a request: the head (request line + fields + CRLF) and, optionally, first body bytes. */
-  request(method: string, head: string, handler: ResponseHandler, upgrade = false): boolean {
+  request(method: string, head: string | Buffer, handler: ResponseHandler, upgrade = false): boolean {
     this.#handler = handler;
     this.#method = method;
     this.#upgrade = upgrade;

@@ -12,6 +12,7 @@ import type { SwitchyardError } from '../../errors/index.js';
 import { problemBody } from '../problem.js';
 import { ChunkedDecoder } from './chunked.js';
 import { BodyKind } from './parse.js';
+import { namesOtherFields } from './request-head.js';
 import type { ResponseHead } from './response.js';
 import type { Downstream } from './proxy.js';
 import { REASONS, type BodySink, type Http1Exchange } from './server.js';
@@ -74,16 +75,6 @@ export function responseHeadBytes(h: ResponseHead, extra: string, reserve: numbe
   return { out, len: o };
 }
 
-/** Whether a Connection value names fields other than the standard options (then they are hop-by-hop too). */
-function namesOtherFields(connection: string): boolean {
-  if (connection.length <= 10) { const l = connection.toLowerCase(); if (l === 'keep-alive' || l === 'close') return false; } // the usual values
-  for (const t of connection.split(',')) {
-    const x = t.trim().toLowerCase();
-    if (x !== '' && x !== 'close' && x !== 'keep-alive' && x !== 'upgrade') return true;
-  }
-  return false;
-}
-
 /** Answers `ex` with a problem (RFC 9457 JSON or text, like `sendProblem`); destroys the connection if a response already started. */
 export function sendProblemRaw(ex: Http1Exchange, err: SwitchyardError, extra = ''): void {
   if (ex.headSent) { ex.destroy(); return; }
@@ -105,6 +96,7 @@ export class Http1Downstream implements Downstream {
   constructor(readonly ex: Http1Exchange, readonly upgrade: boolean) {}
 
   get method(): string { return this.ex.method; }
+  get hasBody(): boolean { return this.ex.hasBody; }
   get chunkedBody(): boolean { return this.ex.head.body === BodyKind.Chunked; }
   get bodyBytes(): number { return this.ex.bodyBytes; }
   get bodyStarted(): boolean { return this.ex.bodyStarted; }

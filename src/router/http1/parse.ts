@@ -65,6 +65,36 @@ export interface RequestHead {
   upgrade: boolean;
   /** `Expect: 100-continue`. */
   expectContinue: boolean;
+  /** The bytes the head was parsed from (kept so the upstream head can copy field lines as they came). */
+  buf: Uint8Array;
+  /** Offsets in `buf`: the request line, and the first field line (just after the request line's LF). */
+  lineStart: number;
+  fieldsStart: number;
+  /** Field lines as `[lineStart, lineEnd (after LF), class, …]`, class one of {@link FieldClass}. */
+  spans: number[];
+  /** The Connection field's value(s), joined with `, `. */
+  connection: string | undefined;
+  /** Set by the router when it replaced the client's `traceparent` (then `traceparent`/`tracestate` lines are not copied). */
+  traceparent?: string;
+}
+
+/**
+ * What a proxy does with a field line when it forwards it (RFC 9110 §7.6.1 hop-by-hop; the
+ * router's own fields). The third number of each span in {@link RequestHead.spans} and in
+ * response spans (responses use Keep, Hop and Length only).
+ */
+export const enum FieldClass {
+  Keep = 0,
+  /** Hop-by-hop: `Connection`, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, `Proxy-*`. */
+  Hop = 1,
+  /** `Content-Length` (end-to-end, but never in a 1xx/204 answer). */
+  Length = 2,
+  /** Replaced by the router: `Expect` (answered here), `Baggage` (member set), `X-Request-Id` (kept or made). */
+  Router = 3,
+  /** Forwarding claims (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`): set by the edge, kept on internal hops. */
+  Forwarding = 4,
+  /** `traceparent`/`tracestate`: kept unless the router started a new trace. */
+  Trace = 5,
 }
 
 /** Whether `buf[s, e)` equals `lowerName` ignoring ASCII case (no string made). */
@@ -172,9 +202,9 @@ export function parseFields(buf: Uint8Array, pos: number, lfEnd: number, limits:
     for (let j = vs; j < ve; j++) {
       if (FVAL[buf[j]!] !== 1) return new ParseError(400, `invalid byte 0x${buf[j]!.toString(16).padStart(2, '0')} in the value of header field "${str(buf, pos, i)}"`);
     }
-    // Requests keep every field as strings; responses (spans) only the values framing needs.
+    // Requests keep every field as strings (and spans); responses (spans only) just the values framing needs.
     let value: string | undefined;
-    if (spans === undefined) { value = str(buf, vs, ve); f.raw.push(str(buf, pos, i), value); }
+    if (request) { value = str(buf, vs, ve); f.raw.push(str(buf, pos, i), value); }
     let hop = 0;
     // Framing, connection and hop-by-hop fields, compared byte-wise (no string per name).
     switch (i - pos) {
@@ -233,8 +263,25 @@ export function parseFields(buf: Uint8Array, pos: number, lfEnd: number, limits:
         if (eqName(buf, pos, i, 'proxy-authorization')) hop = 1;
         break;
     }
+    if (request && hop === 0) hop = requestClass(buf, pos, i);
     if (spans !== undefined) spans.push(pos, lf + 1, hop);
     pos = lf + 1;
+  }
+}
+
+/** The class of a request field `buf[s, e)` that is not hop-by-hop or Content-Length (see {@link FieldClass}). */
+function requestClass(buf: Uint8Array, s: number, e: number): FieldClass {
+  switch (e - s) {
+    case 6: return eqName(buf, s, e, 'expect') ? FieldClass.Router : FieldClass.Keep;
+    case 7: return eqName(buf, s, e, 'baggage') ? FieldClass.Router : FieldClass.Keep;
+    case 9: return eqName(buf, s, e, 'forwarded') || eqName(buf, s, e, 'x-real-ip') ? FieldClass.Forwarding : FieldClass.Keep;
+    case 10: return eqName(buf, s, e, 'tracestate') ? FieldClass.Trace : FieldClass.Keep;
+    case 11: return eqName(buf, s, e, 'traceparent') ? FieldClass.Trace : FieldClass.Keep;
+    case 12: return eqName(buf, s, e, 'x-request-id') ? FieldClass.Router : FieldClass.Keep;
+    case 15: return eqName(buf, s, e, 'x-forwarded-for') ? FieldClass.Forwarding : FieldClass.Keep;
+    case 16: return eqName(buf, s, e, 'x-forwarded-host') || eqName(buf, s, e, 'x-forwarded-port') ? FieldClass.Forwarding : FieldClass.Keep;
+    case 17: return eqName(buf, s, e, 'x-forwarded-proto') ? FieldClass.Forwarding : FieldClass.Keep;
+    default: return FieldClass.Keep;
   }
 }
 
@@ -307,7 +354,8 @@ export function parseRequestHead(buf: Uint8Array, start: number, end: number, li
   const lf = indexOfLF(buf, s, lfEnd + 1)!;
   const rl = requestLine(buf, s, lf);
   if (rl instanceof ParseError) return rl;
-  const f = parseFields(buf, lf + 1, lfEnd, limits, true);
+  const spans: number[] = [];
+  const f = parseFields(buf, lf + 1, lfEnd, limits, true, spans);
   if (f instanceof ParseError) return f;
   const { method, target, versionMinor } = rl;
 
@@ -345,7 +393,10 @@ export function parseRequestHead(buf: Uint8Array, start: number, end: number, li
   }
   const keepAlive = versionMinor === 1 ? !hasToken(f.connection, 'close') : hasToken(f.connection, 'keep-alive');
   const upgrade = f.upgrade && hasToken(f.connection, 'upgrade');
-  return { method, target, versionMinor, raw: f.raw, length: f.pos - start, body, contentLength, host: f.host, keepAlive, upgrade, expectContinue };
+  return {
+    method, target, versionMinor, raw: f.raw, length: f.pos - start, body, contentLength, host: f.host, keepAlive, upgrade, expectContinue,
+    buf, lineStart: s, fieldsStart: lf + 1, spans, connection: f.connection,
+  };
 }
 
 function requestLine(buf: Uint8Array, s: number, lf: number): { method: string; target: string; versionMinor: number } | ParseError {

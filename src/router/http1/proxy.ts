@@ -20,6 +20,7 @@ import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { swyError, type SwitchyardError } from '../../errors/index.js';
 import type { EndpointRoute, RouteDecision } from '../../routing/index.js';
+import { randomUUID } from 'node:crypto';
 import { forwardRequestHeaders } from '../headers.js';
 import { DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BUDGET_PERCENT, type RetryBudget } from '../outlier.js';
 import type { ProxyOutcome, ProxyRequestInfo } from '../proxy.js';
@@ -29,6 +30,7 @@ import { BodyKind } from './parse.js';
 import type { ResponseHead } from './response.js';
 import type { BodySink, Http1Exchange } from './server.js';
 import { Http1Downstream } from './downstream-h1.js';
+import { upstreamHeadBytes } from './request-head.js';
 import { H2Downstream } from './downstream-h2.js';
 
 export { responseFieldLines, responseHeadBytes, sendProblemRaw } from './downstream-h1.js';
@@ -36,6 +38,8 @@ export { responseFieldLines, responseHeadBytes, sendProblemRaw } from './downstr
 /** The client side of one proxied exchange: its request body, and how the upstream's answer is framed to it. */
 export interface Downstream {
   readonly method: string;
+  /** The request has a body (its bytes follow the head). */
+  readonly hasBody: boolean;
   /** The body goes upstream chunked (its size is counted against the limit while it streams). */
   readonly chunkedBody: boolean;
   /** Body bytes received so far (decoded). */
@@ -78,7 +82,11 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'SWY_CONNECT_TIMEOUT', 'EHOSTUNRE
 const TIMEOUT_CODES = new Set(['SWY_HEADERS_TIMEOUT', 'SWY_BODY_TIMEOUT']);
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
-/** Builds the upstream request head (without the final CRLF when the client sent no Host) and the router's response lines. */
+/**
+ * Builds the upstream request head from strings (without the final CRLF when the client sent no
+ * Host) and the router's response lines: HTTP/2 clients, and the HTTP/1.1 heads
+ * {@link upstreamHeadBytes} leaves to it.
+ */
 function upstreamHead(method: string, raw: readonly string[], host: string | undefined, d: UpstreamDecision, info: ProxyRequestInfo, upgrade: boolean, bodyLines: string): { head: string; extra: string; requestId: string } {
   const { headers, requestId } = forwardRequestHeaders(raw, {
     routingHeader: info.routingHeader, env: d.env.name, clientIp: info.clientIp, proto: info.proto, host, edge: info.edge, upgrade,
@@ -88,17 +96,30 @@ function upstreamHead(method: string, raw: readonly string[], host: string | und
   head += bodyLines;
   // A client may send no Host (HTTP/1.0); HTTP/1.1 upstreams require one: the endpoint's address is added per attempt.
   if (host !== undefined) head += '\r\n';
+  return { head, extra: responseLines(requestId, info), requestId };
+}
+
+/** The router's own response field lines: the request id, then the route's and the listener's. */
+function responseLines(requestId: string, info: ProxyRequestInfo): string {
   let extra = 'x-request-id: ' + requestId + '\r\n';
   if (info.responseHeaders) for (const k in info.responseHeaders) extra += k + ': ' + info.responseHeaders[k] + '\r\n';
   if (info.extraResponseLines !== undefined) extra += info.extraResponseLines;
-  return { head, extra, requestId };
+  return extra;
 }
 
 /** Proxies an HTTP/1.1 exchange to the decision's upstream; `done` gets the outcome once the exchange is over. */
 export function proxyExchange(pools: UpstreamPools, ex: Http1Exchange, d: UpstreamDecision, info: ProxyRequestInfo, done: ((o: ProxyOutcome) => void) | undefined): void {
   const upgrade = ex.head.upgrade;
+  const down = new Http1Downstream(ex, upgrade);
+  const conn = ex.conn;
+  const b = upstreamHeadBytes(ex.head, info, d.env.name, conn.forwardSuffix, randomUUID);
+  if (b !== undefined) {
+    conn.forwardSuffix = b.suffix;
+    new RawExchange(pools, down, d, info, b.bytes, false, responseLines(b.requestId, info), b.requestId, upgrade, done).start();
+    return;
+  }
   const h = upstreamHead(ex.method, ex.head.raw, ex.head.host, d, info, upgrade, ex.head.body === BodyKind.Chunked ? 'transfer-encoding: chunked\r\n' : '');
-  new RawExchange(pools, new Http1Downstream(ex, upgrade), d, info, h.head, ex.head.host === undefined, h.extra, h.requestId, upgrade, done).start();
+  new RawExchange(pools, down, d, info, h.head, ex.head.host === undefined, h.extra, h.requestId, upgrade, done).start();
 }
 
 /**
@@ -133,8 +154,8 @@ class RawExchange implements ResponseHandler, BodySink {
 
   constructor(
     readonly pools: UpstreamPools, readonly down: Downstream, readonly d: UpstreamDecision, readonly info: ProxyRequestInfo,
-    /** Request line and fields; without its final CRLF when `needsHost` (the endpoint's address is added per attempt). */
-    readonly head: string, readonly needsHost: boolean,
+    /** Request line and fields; without its final CRLF when `needsHost` (a string then: the endpoint's address is added per attempt). */
+    readonly head: string | Buffer, readonly needsHost: boolean,
     readonly extra: string, readonly requestId: string, readonly upgrade: boolean,
     readonly done: ((o: ProxyOutcome) => void) | undefined,
   ) {
@@ -183,14 +204,15 @@ class RawExchange implements ResponseHandler, BodySink {
     this.#active = true;
     state.inflight++;
     this.#t0 = performance.now();
-    // Head and the body bytes already here leave in one write.
+    // Head and the body bytes already here leave in one write (a request without a body is one write anyway).
+    if (!this.down.hasBody) { this.#send(conn, ep); return; }
     const sock = conn.socket;
     sock.cork();
     try { this.#send(conn, ep); } finally { sock.uncork(); }
   }
 
   #send(conn: UpstreamConn, ep: EndpointRoute): void {
-    conn.request(this.down.method, this.needsHost ? `${this.head}host: ${ep.host}:${ep.port}\r\n\r\n` : this.head, this, this.upgrade);
+    conn.request(this.down.method, this.needsHost ? `${this.head as string}host: ${ep.host}:${ep.port}\r\n\r\n` : this.head, this, this.upgrade);
     // The body is read only once the socket is connected: a refused connection then consumed
     // none of it, and the request can be retried elsewhere with its body intact.
     if (conn.connecting) this.#awaitingConnect = true;

@@ -20,6 +20,7 @@ import type { Socket } from 'node:net';
 import { Http1Exchange } from './exchange.js';
 import { ParseError, parseRequestHead, type HeadLimits } from './parse.js';
 import { REASONS } from './reasons.js';
+import type { ForwardSuffix } from './request-head.js';
 
 // The exchange and the reason phrases have their own modules; the engine's users import them from here.
 export { Http1Exchange, type BodySink } from './exchange.js';
@@ -58,6 +59,8 @@ export class Http1Connection {
   draining = false;
   /** The peer's address, read once per connection (each read is a getpeername call). */
   readonly remoteAddress: string;
+  /** The router's forwarding lines of this connection's last proxied request (reused while they apply). */
+  forwardSuffix: ForwardSuffix | undefined;
   /** Told of every request refused before it reached the router (400/408/431/…: for the access log). */
   onRefused: ((c: Http1Connection, status: number, reason: string) => void) | undefined;
 
