@@ -72,8 +72,8 @@ export class RequestRecorder {
       reqId: r.reqId, env, service,
       instance: d === undefined ? undefined : d.kind === 'upstream' ? o?.endpoint ?? `${d.upstream.env}/${d.service.name}` : d.kind === 'site' ? `${d.service.name}@${d.deploy.id}` : undefined,
       method: r.method, host: r.host, path: r.path, status, bytes: r.bytes,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-      upstreamMs: o?.upstreamMs !== undefined ? Math.round(o.upstreamMs * 1000) / 1000 : undefined,
+      durationMs, // written with µs resolution (formatAccessLine)
+      upstreamMs: o?.upstreamMs,
       retries: o?.retries,
       clientIp: r.clientIp,
       fallback: d !== undefined && d.kind !== 'unknown-env' && 'fallback' in d && d.fallback ? d.fallback : undefined,

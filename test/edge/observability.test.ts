@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAccessLog, type AccessLogEntry } from '../../src/edge/access-log.js';
+import { createAccessLog, formatAccessLine, ms3, type AccessLogEntry } from '../../src/edge/access-log.js';
 import { createMetrics, statusClass } from '../../src/edge/metrics.js';
 import { ensureTraceparent, newTraceparent, parseTraceparent } from '../../src/edge/traceparent.js';
 
@@ -34,6 +34,15 @@ describe('access log', () => {
     expect(lines[100]).toMatchObject({ status: 404, fallback: 'unknown-env' });
     expect(lines[100]).not.toHaveProperty('service');
     log.log(entry(999)); // after close: ignored, no throw
+  });
+
+  it('writes durations in ms with µs resolution, as JSON numbers', () => {
+    expect([0, 0.0004, 0.0005, 0.25, 0.253, 1, 4.2, 12.3456, 1234.5678, 59_999.9999].map(ms3))
+      .toEqual(['0.000', '0.000', '0.001', '0.250', '0.253', '1.000', '4.200', '12.346', '1234.568', '60000.000']);
+    expect(ms3(-1)).toBe('-1');
+    expect(ms3(3e6)).toBe('3000000');
+    const line = JSON.parse(formatAccessLine({ ...entry(1), durationMs: 0.0123, upstreamMs: 7 })) as { durationMs: number; upstreamMs: number };
+    expect(line).toMatchObject({ durationMs: 0.012, upstreamMs: 7 });
   });
 
   it('flush() writes buffered lines without closing', async () => {
