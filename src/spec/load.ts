@@ -8,8 +8,14 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { SpecError, swyError, type SpecIssue } from '../errors/index.js';
-import { SpecSchema, type AppSpec } from './schema.js';
+import type { ZodType, core } from 'zod';
+import { ServiceSchema, SiteSchema, SpecSchema, type AppSpec } from './schema.js';
 import { parseCidr } from '../edge/ip.js';
+
+type ZodIssue = core.$ZodIssue;
+
+/** Schema of the body of a named entry, by the record holding it (see `addZodIssues`). */
+const ENTRY_SCHEMAS = new Map<string, ZodType>([['services', ServiceSchema], ['sites', SiteSchema]]);
 
 /** Locates the spec: a file path, or a folder holding `switchyard.yaml`. Throws `SWY_SPEC_NOT_FOUND`. */
 export function findSpecFile(pathOrDir: string): string {
@@ -46,10 +52,9 @@ export function parseSpec(source: string, file: string): AppSpec {
 
   const lineOf = (path: (string | number)[]): number => lineOfPath(doc, lineCounter, path);
   const raw = doc.toJS() ?? {};
-  const parsed = SpecSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const i of parsed.error.issues) {
-      const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  const addZodIssues = (zIssues: readonly ZodIssue[], base: (string | number)[]): void => {
+    for (const i of zIssues) {
+      const path = [...base, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
       if (i.code === 'unrecognized_keys') {
         for (const k of i.keys) {
           issues.push({ file, line: lineOf([...path, k]), path: [...path, k].join('.'), message: `unknown key "${k}"` });
@@ -57,9 +62,18 @@ export function parseSpec(source: string, file: string): AppSpec {
         continue;
       }
       issues.push({ file, line: lineOf(path), path: path.join('.'), message: describeIssue(i, valueAt(raw, path)) });
+      // A record skips the value of a key it refuses: check a named entry's body on its own, so
+      // a bad name does not hide the entry's other problems.
+      const entrySchema = i.code === 'invalid_key' && path.length === 2 ? ENTRY_SCHEMAS.get(String(path[0])) : undefined;
+      if (entrySchema) {
+        const entry = entrySchema.safeParse(valueAt(raw, path));
+        if (!entry.success) addZodIssues(entry.error.issues, path);
+      }
     }
-    // Semantic checks still run on what parsed, so a single pass reports everything.
-  }
+  };
+  const parsed = SpecSchema.safeParse(raw);
+  // Semantic checks still run on what parsed, so a single pass reports everything.
+  if (!parsed.success) addZodIssues(parsed.error.issues, []);
   const spec = parsed.success ? parsed.data : undefined;
   const services: Record<string, unknown> = (raw && typeof raw === 'object' && (raw as { services?: unknown }).services && typeof (raw as { services?: unknown }).services === 'object') ? (raw as { services: Record<string, unknown> }).services : {};
   const names = new Set(Object.keys(services));
