@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { collectGarbage, isBlobHash, uploadDeploy, validateManifest, type BlobStore, type DeployManifest } from '../blob/index.js';
-import { swyError } from '../errors/index.js';
+import { SwitchyardError, swyError } from '../errors/index.js';
 import type { AppSpec } from '../spec/index.js';
 import { activateNewDeploy, listDeploys, referencedBlobHashes, rollbackDeploy, type DeployRecord, type Store } from '../store/index.js';
 
@@ -50,13 +50,22 @@ export class Sites {
   }
 
   /**
-   * Records `manifest` as a new deploy and switches `env` to it.
-   * @throws `SWY_MANIFEST_INVALID`, `SWY_BLOB_NOT_FOUND` (a blob was not uploaded), `SWY_ENV_NOT_FOUND`.
+   * Records `manifest` as a new deploy and switches `env` to it. A refused deploy changes
+   * nothing: `env` keeps serving its current deploy.
+   * @throws `SWY_MANIFEST_INVALID` (also when the spec's `notFound` page is not in it),
+   *   `SWY_BLOB_NOT_FOUND` (a blob was not uploaded), `SWY_ENV_NOT_FOUND`.
    */
   async deploy(siteName: string, env: string, manifest: unknown, keep?: number): Promise<DeployManifest> {
-    this.#site(siteName);
+    const site = this.#site(siteName);
     const m = validateManifest(manifest);
     if (m.site !== siteName) throw swyError('SWY_MANIFEST_INVALID', `manifest is for site "${m.site}", not "${siteName}"`);
+    // The router sends this page with every 404 of the site; a deploy without it would answer
+    // problem details instead, so it is refused (the spec already checked the path is servable).
+    if (site.notFound !== undefined && !Object.hasOwn(m.files, site.notFound)) {
+      throw swyError('SWY_MANIFEST_INVALID',
+        `deploy of site "${siteName}" has no file "${site.notFound}", the page its spec sends with 404s (sites.${siteName}.notFound); nothing was switched: ${env} keeps serving its current deploy`,
+        { site: siteName, path: site.notFound });
+    }
     for (const [path, f] of Object.entries(m.files)) {
       // touch: a reused blob restarts its grace period, so a concurrent GC cannot take it.
       if (!(await this.d.blobs.touch(f.hash))) throw swyError('SWY_BLOB_NOT_FOUND', `blob ${f.hash} of "${path}" was not uploaded`, { path, hash: f.hash });
@@ -91,7 +100,14 @@ export class Sites {
       if (existing.has(name)) continue;
       if (!existsSync(site.dir)) { this.d.log(`site "${name}": folder ${site.dir} does not exist; run \`switchyard site deploy ${name}\` after building it`); continue; }
       const manifest = await uploadDeploy(this.d.blobs, site.dir, { site: name });
-      await this.deploy(name, 'base', manifest);
+      try {
+        await this.deploy(name, 'base', manifest);
+      } catch (err) {
+        // Like a missing folder: the rest of the app runs; `site deploy` after a fix serves the site.
+        if (!(err instanceof SwitchyardError && err.code === 'SWY_MANIFEST_INVALID')) throw err;
+        this.d.log(`site "${name}": folder ${site.dir} not deployed: ${err.message}`);
+        continue;
+      }
       this.d.log(`site "${name}": deployed ${Object.keys(manifest.files).length} files to base`, { deploy: manifest.id });
     }
   }

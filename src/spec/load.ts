@@ -11,6 +11,7 @@ import { SpecError, swyError, type SpecIssue } from '../errors/index.js';
 import type { ZodType, core } from 'zod';
 import { ServiceSchema, SiteSchema, SpecSchema, type AppSpec } from './schema.js';
 import { parseCidr } from '../edge/ip.js';
+import { manifestPathProblem } from '../blob/manifest.js';
 
 type ZodIssue = core.$ZodIssue;
 
@@ -111,7 +112,9 @@ export function parseSpec(source: string, file: string): AppSpec {
     for (const [name, site] of Object.entries(rawSites as Record<string, unknown>)) {
       if (!site || typeof site !== 'object') continue;
       if (names.has(name)) issues.push({ file, line: lineOf(['sites', name]), path: `sites.${name}`, message: `"${name}" is already a service name; sites and services need distinct names` });
-      const st = site as { public?: unknown; host?: unknown };
+      const st = site as { public?: unknown; host?: unknown; notFound?: unknown };
+      const nf = typeof st.notFound === 'string' && st.notFound !== '' ? notFoundProblem(st.notFound) : undefined;
+      if (nf) issues.push({ file, line: lineOf(['sites', name, 'notFound']), path: `sites.${name}.notFound`, message: `${JSON.stringify(st.notFound)} cannot be a page of a deploy: ${nf}; give a file path relative to the site folder, e.g. "404.html"` });
       if (Array.isArray(st.public)) {
         st.public.forEach((p, idx) => {
           if (typeof p !== 'string') return;
@@ -178,13 +181,35 @@ export function parseSpec(source: string, file: string): AppSpec {
     services: Object.fromEntries(
       Object.entries(s.services).map(([n, svc]) => [n, { ...svc, cwd: svc.cwd ? resolve(root, svc.cwd) : root, public: svc.public.map(normalisePrefix) }]),
     ),
-    sites: Object.fromEntries(Object.entries(s.sites).map(([n, site]) => [n, { ...site, dir: resolve(root, site.dir), public: site.public.map(normalisePrefix) }])),
+    sites: Object.fromEntries(Object.entries(s.sites).map(([n, site]) => [n, {
+      ...site, dir: resolve(root, site.dir), public: site.public.map(normalisePrefix),
+      ...(site.notFound !== undefined ? { notFound: notFoundPath(site.notFound) } : {}),
+    }])),
     access: s.access,
     trustedProxies: s.trustedProxies,
     https: s.https,
     root,
     file,
   };
+}
+
+/**
+ * The deploy path of a site's `notFound` page: the router looks it up in the deploy's manifest
+ * with leading `/`s dropped (`/404.html` is the site root's `404.html`).
+ */
+function notFoundPath(notFound: string): string {
+  return notFound.replace(/^\/+/, '');
+}
+
+/**
+ * Why a `notFound` value can never name a file of a deploy, or `undefined`. Manifest paths are
+ * relative, `/`-separated, without empty, `.` or `..` segments ({@link manifestPathProblem}).
+ */
+function notFoundProblem(notFound: string): string | undefined {
+  const rel = notFoundPath(notFound);
+  if (rel === '' || rel.endsWith('/')) return 'it names a folder, not a file';
+  const problem = manifestPathProblem(rel);
+  return problem === undefined ? undefined : `the path ${problem}`;
 }
 
 /** `/api/` → `/api`; `/` stays `/`. Prefixes match on path-segment boundaries. */

@@ -68,7 +68,7 @@ export const SiteSchema = z
     host: dnsLabel.optional().describe('Host label the site owns: <label>.<domain> in base, <env>--<label>.<domain> in a preview'),
     stripPrefix: z.boolean().default(true).describe('Serve `<prefix>/x` from the deploy\'s `x` (default true for sites)'),
     spa: z.boolean().default(false).describe('Single-page app: unknown extension-less paths serve index.html'),
-    notFound: z.string().min(1).optional().describe('Deploy-relative page sent with 404s, e.g. "404.html"'),
+    notFound: z.string().min(1).optional().describe('Page sent with 404s: a file of the deploy, relative to the site folder, e.g. "404.html" (no "..", "." or empty segments; a leading "/" is the site root). A deploy without it is refused'),
   })
   .describe('A static site: each upload is an immutable deploy; an environment points at one');
 

@@ -113,4 +113,31 @@ describe('spec errors (validate, up, schema)', () => {
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['app', 'domain', 'routingHeader', 'services']));
     expect(JSON.stringify(schema.properties.services)).toContain('dependsOn');
   });
+
+  it('9e. validate also reports a bad site notFound and the problems of a badly named service', async () => {
+    const file = path.join(dir, 'names.yaml');
+    fs.writeFileSync(file, [
+      'app: broken',                  // 1
+      'services:',                    // 2
+      '  Bad_Svc:',                   // 3  bad name
+      '    run: node server.js',      // 4
+      '    public: ["/"]',            // 5
+      '    replicas: two',            // 6  wrong type, hidden by the bad name before
+      'sites:',                       // 7
+      '  docs:',                      // 8
+      '    dir: docs',                // 9
+      '    public: ["/docs"]',        // 10
+      '    notFound: ../404.html',    // 11 outside the site
+      '',
+    ].join('\n'));
+    const r = await runCli(['--app', file, 'validate']);
+    expect(r.code, r.stderr).toBe(2);
+    const issues = r.stderr.split('\n').filter((l) => ISSUE_LINE.test(l));
+    expect(issues, r.stderr).toEqual([
+      expect.stringMatching(/^.+names\.yaml:3: services\.Bad_Svc: invalid name: must be a DNS label/),
+      expect.stringMatching(/^.+names\.yaml:6: services\.Bad_Svc\.replicas: expected number, got "two"$/),
+      expect.stringMatching(/^.+names\.yaml:11: sites\.docs\.notFound: "\.\.\/404\.html" cannot be a page of a deploy: the path has a "\.\." segment/),
+    ]);
+    expect(r.stderr).toContain('3 problems in the spec (SWY_SPEC_INVALID)');
+  });
 });

@@ -67,10 +67,12 @@ describe('an invalid name does not hide the other problems of its entry', () => 
       /* 7 */ '    public: ["/docs"]',
       /* 8 */ '    spa: maybe',
       /* 9 */ '    host: Docs_Host',
+      /* 10 */ '    notFound: ../404.html',
     ))).toEqual([
       [5, 'sites.My.Docs', expect.stringMatching(/^invalid name: must be a DNS label/)],
       [8, 'sites.My.Docs.spa', 'expected boolean, got "maybe"'],
       [9, 'sites.My.Docs.host', expect.stringContaining('must be a DNS label')],
+      [10, 'sites.My.Docs.notFound', expect.stringContaining('the path has a ".." segment')],
     ]);
   });
 
