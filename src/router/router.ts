@@ -177,6 +177,7 @@ export class Router {
       this.#answerEarly(target, ex, swyError('SWY_BODY_TOO_LARGE', `the request body (${head.contentLength} bytes) exceeds the router's limit of ${this.#limits.maxBodyBytes} bytes`, { limit: this.#limits.maxBodyBytes }));
       return;
     }
+    if (head.target === '*') { this.#answerServerOptions(target, ex); return; } // the parser allows `*` with OPTIONS only
     const path = originForm(head.target);
     if (path === undefined) { this.#answerEarly(target, ex, swyError('SWY_BAD_REQUEST', `request target "${head.target}" is not in origin or absolute form`)); return; }
     if (hasDotSegment(path)) { this.#answerEarly(target, ex, swyError('SWY_PATH_INVALID', `request path "${path}" has a "." or ".." segment`, { reason: 'dot-segment' })); return; }
@@ -211,6 +212,20 @@ export class Router {
       return;
     }
     this.#dispatchExchange(target, ex, snap, d, path, obs, clientIp);
+  }
+
+  /**
+   * `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): the router answers it
+   * itself (200, the methods it forwards in `Allow`, no body) instead of routing a path it lacks.
+   */
+  #answerServerOptions(target: Target, ex: Http1Exchange): void {
+    const reqId = requestIdOf(ex.head.raw);
+    const start = performance.now();
+    ex.respond(200, 'OK', `allow: ${ALLOWED_METHODS}\r\nx-request-id: ${reqId}\r\n`);
+    if (!target.edge || this.#rec === undefined) return;
+    this.#rec.record(undefined, start, ex.status, undefined, {
+      reqId, method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp: ex.conn.remoteAddress, traceparent: undefined,
+    });
   }
 
   /** A problem answered before routing, with a request id; logged at the edge (no environment). */
@@ -378,6 +393,8 @@ export class Router {
 }
 
 const ACME_PREFIX = '/.well-known/acme-challenge/';
+/** Methods the router forwards (the parser's set minus CONNECT), for `OPTIONS *`. */
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE';
 
 /** Runs `f` once the response is closed (at once if it already is). */
 function atClose(res: ServerResponse, f: () => void): void {

@@ -399,6 +399,8 @@ const BAD_CHUNKS: { name: string; line: string }[] = [
   { name: 'bare LF after the chunk size', line: '5\nhello\r\n' },
   { name: 'chunk data not followed by CRLF', line: '5\r\nhello##\r\n' },
   { name: 'NUL in the chunk-size line', line: '5\0\r\nhello\r\n' },
+  { name: 'Content-Length in the trailer section (RFC 9110 §6.5.1)', line: '0\r\nContent-Length: 5\r\n\r\n' },
+  { name: 'Host in the trailer section', line: '0\r\nHost: evil.example\r\n\r\n' },
 ];
 
 describe('a bad chunk-size line mid-body aborts the request', () => {
@@ -418,6 +420,7 @@ describe('a bad chunk-size line mid-body aborts the request', () => {
     expect(seen).not.toContain('AFTER!');
     expect(seen).not.toContain('qqqqqqqq');
     expect(seen).not.toContain('##');
+    expect(seen).not.toMatch(/content-length: 5|evil\.example/i);
     expect(up.requests, 'the upstream must not see a complete (truncated) request').toHaveLength(0);
   });
 
@@ -508,6 +511,18 @@ describe('limits and timeouts', () => {
     expectClosed(x);
     expectOneFinal(x, 413);
     await sleep(50);
+    expect(up.requests).toHaveLength(0);
+  });
+
+  test('a chunk whose declared size takes the body over maxBodyBytes → 413 as soon as its size line arrives (no waiting for the data)', async () => {
+    const up = await countingUpstream();
+    const port = await edge([up.port], { limits: { maxBodyBytes: 1000 } });
+    const x = await exchange(port, [`POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n10\r\n${'y'.repeat(16)}\r\n`, { wait: 50 }, '40000000\r\n', { until: (b) => b.includes('413') }]);
+    expectClosed(x);
+    expectOneFinal(x, 413);
+    expect(x.ms).toBeLessThan(2_000); // not the body timeout
+    await sleep(50);
+    expect(up.text()).not.toContain('40000000');
     expect(up.requests).toHaveLength(0);
   });
 
@@ -670,5 +685,25 @@ describe('pipelining, HTTP/1.0, Expect: 100-continue', () => {
     expectClosed(x);
     expectOneFinal(x, 413);
     expect(up.bytes).toBe(0);
+  });
+});
+
+describe('requests about the server itself', () => {
+  test('OPTIONS * → 200 from the router (Allow, no body), the connection kept, nothing upstream (RFC 9110 §9.3.7)', async () => {
+    const up = await countingUpstream();
+    const port = await edge([up.port]);
+    const x = await exchange(port, [
+      `OPTIONS * HTTP/1.1\r\n${HOST}\r\n`,
+      { until: (d) => d.includes('\r\n\r\n') },
+      `GET /after HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`,
+    ]);
+    expectClosed(x);
+    const [opts, after] = finals(x);
+    expect(opts?.status).toBe(200);
+    expect(opts?.headers['allow']).toMatch(/GET, HEAD, POST/);
+    expect(opts?.headers['content-length']).toBe('0');
+    expect(opts?.headers['x-request-id']).toBeTruthy();
+    expect(after?.body.toString()).toBe('GET /after 0');
+    expect(up.requests.map((r) => `${r.method} ${r.target}`)).toEqual(['GET /after']);
   });
 });

@@ -57,6 +57,14 @@ for (let c = 0; c < 6; c++) { HEX[65 + c] = 10 + c; HEX[97 + c] = 10 + c; }
 const QDTEXT = FVAL.slice();
 QDTEXT[0x22] = 0; QDTEXT[0x5c] = 0;
 
+/**
+ * Fields refused in a trailer section (RFC 9110 §6.5.1: framing and routing fields cannot be
+ * processed after the content; a next hop that merged them into the header section would frame
+ * or route the message differently). Lower-case; matched while the name streams in.
+ */
+const TRAILER_FORBIDDEN = ['content-length', 'transfer-encoding', 'host', 'trailer', 'connection', 'keep-alive', 'upgrade', 'te'];
+const TRAILER_NAME_MAX = 17; // the longest forbidden name
+
 const CR = 13, LF = 10, SEMI = 59, EQ = 61, DQUOTE = 34, BSLASH = 92, COLON = 58, SP = 32, HTAB = 9;
 
 /** Largest chunk size accepted (2^48 bytes): more hex digits would lose precision. */
@@ -79,6 +87,8 @@ export class ChunkedDecoder {
   #digits = 0;
   #line = 0;
   #trailer = 0;
+  /** The current trailer field name, lower-cased, while it is short enough to be a forbidden one. */
+  #name = '';
   /** Data bytes decoded so far. */
   bytes = 0;
   /** Why decoding stopped, once it failed. */
@@ -95,6 +105,9 @@ export class ChunkedDecoder {
    * trailer section is held back until it is known to be valid.
    */
   get inData(): boolean { return this.#s === S.Data; }
+
+  /** Data bytes decoded so far plus the rest of the chunk being read: what the sender has declared so far (a body limit checks this). */
+  get declared(): number { return this.bytes + (this.#s === S.Data || this.#s === S.SizeLF ? this.#size : 0); }
 
   /**
    * Decodes `buf[start, end)`. `onData` (optional) gets each run of chunk data. Returns the
@@ -189,12 +202,21 @@ export class ChunkedDecoder {
           if (++this.#trailer > this.limits.maxTrailerBytes) return this.#fail(i, 'trailer section too large');
           if (c === SP || c === HTAB) return this.#fail(i, 'obsolete line folding in the trailer section');
           if (TCHAR[c] !== 1) return this.#fail(i, `invalid byte 0x${c.toString(16)} at the start of a trailer field`);
+          this.#name = String.fromCharCode(c >= 65 && c <= 90 ? c | 0x20 : c);
           this.#s = S.TrailerName; i++;
           break;
         case S.TrailerName:
           if (++this.#trailer > this.limits.maxTrailerBytes) return this.#fail(i, 'trailer section too large');
-          if (TCHAR[c] === 1) { i++; break; }
-          if (c === COLON) { this.#s = S.TrailerValue; i++; break; }
+          if (TCHAR[c] === 1) {
+            if (this.#name.length <= TRAILER_NAME_MAX) this.#name += String.fromCharCode(c >= 65 && c <= 90 ? c | 0x20 : c);
+            i++;
+            break;
+          }
+          if (c === COLON) {
+            if (TRAILER_FORBIDDEN.includes(this.#name)) return this.#fail(i, `"${this.#name}" is not allowed in a trailer section (RFC 9110 §6.5.1)`);
+            this.#s = S.TrailerValue; i++;
+            break;
+          }
           return this.#fail(i, c === SP || c === HTAB ? 'whitespace between a trailer field name and the colon'
             : `invalid byte 0x${c.toString(16)} in a trailer field name`);
         case S.TrailerValue:

@@ -99,6 +99,7 @@ export class Http1Downstream implements Downstream {
   get hasBody(): boolean { return this.ex.hasBody; }
   get chunkedBody(): boolean { return this.ex.head.body === BodyKind.Chunked; }
   get bodyBytes(): number { return this.ex.bodyBytes; }
+  get bodyBytesDeclared(): number { return this.ex.bodyBytesDeclared; }
   get bodyStarted(): boolean { return this.ex.bodyStarted; }
   get bodyComplete(): boolean { return this.ex.bodyComplete; }
   get responseStarted(): boolean { return this.ex.headSent; }

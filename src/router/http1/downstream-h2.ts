@@ -59,6 +59,7 @@ export class H2Downstream implements Downstream {
 
   get method(): string { return this.req.method ?? 'GET'; }
   get hasBody(): boolean { return this.#hasBody; }
+  get bodyBytesDeclared(): number { return this.bodyBytes; }
   get responseStarted(): boolean { return this.res.headersSent; }
   get finished(): boolean { return this.#closed || this.res.writableEnded; }
   get status(): number { return this.res.headersSent ? this.res.statusCode : 0; }

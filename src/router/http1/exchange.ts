@@ -80,6 +80,8 @@ export class Http1Exchange {
   bodyStarted = false;
   /** Body bytes received so far (decoded size for chunked). */
   get bodyBytes(): number { return this.#chunked ? this.#chunked.bytes : this.head.contentLength - this.#remaining; }
+  /** Body bytes announced so far: Content-Length, or for chunked the bytes received plus the rest of the current chunk. */
+  get bodyBytesDeclared(): number { return this.#chunked ? this.#chunked.declared : this.head.contentLength; }
 
   /**
    * Attaches the body sink and starts the flow (answering `Expect: 100-continue` first). Bytes

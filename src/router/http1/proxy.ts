@@ -44,6 +44,8 @@ export interface Downstream {
   readonly chunkedBody: boolean;
   /** Body bytes received so far (decoded). */
   readonly bodyBytes: number;
+  /** Body bytes announced so far (for chunked: received plus the rest of the chunk whose size line came): the body limit's measure. */
+  readonly bodyBytesDeclared: number;
   /** Some body bytes were handed to the sink. */
   readonly bodyStarted: boolean;
   readonly bodyComplete: boolean;
@@ -238,7 +240,8 @@ class RawExchange implements ResponseHandler, BodySink {
     if (conn === undefined || !this.#active) return true; // the exchange is over; the connection will close
     this.#bodySent = true;
     const max = this.info.maxBodyBytes;
-    if (max !== undefined && this.down.chunkedBody && this.down.bodyBytes > max) {
+    // A chunk that would take the body over the limit is refused when its size line arrives, before it is forwarded.
+    if (max !== undefined && this.down.chunkedBody && this.down.bodyBytesDeclared > max) {
       this.#endAttempt();
       conn.destroy();
       this.#fail(swyError('SWY_BODY_TOO_LARGE', `the request body exceeds the router's limit of ${max} bytes`,

@@ -40,6 +40,7 @@ describe('ChunkedDecoder: valid bodies', () => {
     ['empty extension value (as llhttp)', '3;a=\r\nabc\r\n0;b=;c\r\n\r\n', 'abc'],
     ['empty quoted value', '3;a=""\r\nabc\r\n0\r\n\r\n', 'abc'],
     ['trailers', '3\r\nabc\r\n0\r\nX-Sum: 123\r\nX-Empty:\r\nX-Obs: caf\xe9\t!\r\n\r\n', 'abc'],
+    ['trailers named like framing fields but longer or shorter', '0\r\nContent-Lengths: 1\r\nHosts: a\r\nT: 1\r\nX-Transfer-Encoding-And-More: 1\r\n\r\n', ''],
   ];
 
   test.each(valid)('%s', (_n, s, data) => {
@@ -121,6 +122,10 @@ describe('ChunkedDecoder: refusals name the offending byte', () => {
     ['DEL in a trailer value', '0\r\nX: \x7f\r\n\r\n', 6, /invalid byte 0x7f in a trailer field value/],
     ['bare LF in trailers', '0\r\nX: a\n\r\n', 7, /invalid byte 0xa in a trailer field value/],
     ['CR without LF in trailers', '0\r\nX: a\rb\r\n\r\n', 8, /CR without LF in the trailer section/],
+    ['Content-Length in trailers', '3\r\nabc\r\n0\r\nX-A: 1\r\nContent-Length: 5\r\n\r\n', 33, /"content-length" is not allowed in a trailer section/],
+    ['Transfer-Encoding in trailers', '0\r\nTRANSFER-ENCODING: chunked\r\n\r\n', 20, /"transfer-encoding" is not allowed/],
+    ['Host in trailers', '0\r\nhost: evil\r\n\r\n', 7, /"host" is not allowed/],
+    ['Connection in trailers', '0\r\nConnection: close\r\n\r\n', 13, /"connection" is not allowed/],
   ];
 
   test.each(bad)('%s', (_n, s, at, reason) => {

@@ -216,6 +216,12 @@ export const STRICTER: Stricter[] = [
     reason: /chunk size too large/,
   },
   {
+    name: 'framingFieldInTrailer',
+    rfc: 'RFC 9110 §6.5.1: framing and routing fields (Content-Length, Transfer-Encoding, Host, Connection…) cannot be processed in a trailer section; a next hop that merged them into the header section would frame or route differently',
+    applies: (s) => s.chunked !== undefined && s.chunked.trailers.some((t) => /^(content-length|transfer-encoding|host|trailer|connection|keep-alive|upgrade|te):/i.test(t)),
+    reason: /is not allowed in a trailer section/,
+  },
+  {
     name: 'chunkExtensionEmptyName',
     rfc: 'RFC 9112 §7.1.1: chunk-ext-name is a token (1*tchar); llhttp accepts ";=value"',
     applies: (s) => s.chunked !== undefined && [...s.chunked.chunks.map((c) => c.ext), s.chunked.lastExt].some((e) => /(^|;)=/.test(e)),
@@ -531,7 +537,7 @@ const extArb = mostly(
   20,
 );
 const trailerArb = mostly(
-  fc.constantFrom('X-T: v', 'X-E:', 'x-o: caf\xe9', 'X-Sum:\t1 2 '),
+  fc.constantFrom('X-T: v', 'X-E:', 'x-o: caf\xe9', 'X-Sum:\t1 2 ', 'X-T: v', 'X-E:', 'Content-Length: 5', 'host: a', 'Transfer-Encoding: chunked'),
   fc.constantFrom('garbage', 'X : v', ': v', 'X: a\0', ' folded', 'X: \x7f'),
   10,
 );
@@ -651,6 +657,7 @@ const EXAMPLES: Record<string, Sample> = {
   expectationNotExactly100Continue: sample({ head: ['Host: a.example', 'Expect: 100-continue, foo'] }),
   chunkSizeOver12HexDigits: chunkedSample({ chunks: [{ size: '0000000000003', ext: '', sizeEol: '\r\n', data: 'abc', dataEol: '\r\n' }] }),
   chunkExtensionEmptyName: chunkedSample({ lastExt: ';=b' }),
+  framingFieldInTrailer: chunkedSample({ trailers: ['host: a'] }),
 };
 
 describe('differential: our HTTP/1.1 parser vs llhttp (node:http, default options)', () => {
