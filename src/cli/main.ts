@@ -136,7 +136,9 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'embedded store folder (default <app>/.switchyard)', '.switchyard')
     .action(async (opts: { databaseUrl?: string; dataDir: string }) => {
       const { openStore } = await import('../store/index.js');
-      const store = await openStore({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir });
+      const { ensureDataDir } = await import('../main/data-dir.js');
+      const embedded = !(opts.databaseUrl ?? process.env.SWITCHYARD_DATABASE_URL);
+      const store = await openStore({ databaseUrl: opts.databaseUrl, dataDir: embedded ? ensureDataDir(opts.dataDir) : opts.dataDir });
       process.stdout.write(`store migrated (${store.kind}, version ${await store.version()})\n`);
       await store.close();
     });

@@ -2,7 +2,6 @@
  * @module main/control
  * `switchyard control`: control plane and runtime on a shared PostgreSQL; routers run elsewhere.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openBlobStore } from '../blob/index.js';
 import { AcmeIssuer } from '../edge/acme.js';
@@ -12,6 +11,7 @@ import { swyError } from '../errors/index.js';
 import { createLocalRuntime } from '../runtime/index.js';
 import { loadSpecFile } from '../spec/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { ensureDataDir } from './data-dir.js';
 import { Log, CommonOptions, RunningSwitchyard, cleanupStack, discoveryUrls, internalPortsFrom, closeServer } from './common.js';
 
 export interface ControlOptions extends CommonOptions {
@@ -35,8 +35,7 @@ export async function startControl(o: ControlOptions): Promise<RunningSwitchyard
     throw swyError('SWY_BAD_REQUEST', '`switchyard control` needs a shared store: pass --database-url postgres://… (or set SWITCHYARD_DATABASE_URL)');
   }
   const spec = loadSpecFile(o.app);
-  const dataDir = o.dataDir ?? join(spec.root, '.switchyard');
-  mkdirSync(dataDir, { recursive: true });
+  const dataDir = ensureDataDir(o.dataDir ?? join(spec.root, '.switchyard'));
   const cleanup = cleanupStack(o.log);
   try {
     const store = await openStore({ databaseUrl: o.databaseUrl, dataDir });

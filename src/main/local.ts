@@ -2,7 +2,7 @@
  * @module main/local
  * `switchyard up`: one owner process with the store, control plane, runtime and router workers.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
@@ -14,12 +14,12 @@ import { Router, RouterWorkers } from '../router/index.js';
 import { createLocalRuntime } from '../runtime/index.js';
 import { loadSpecFile } from '../spec/index.js';
 import { openStore } from '../store/index.js';
+import { ensureDataDir } from './data-dir.js';
 import { LocalOptions, RunningSwitchyard, cleanupStack, discoveryUrls, internalPortsFrom, isLoopback, freePorts, closeServer } from './common.js';
 
 export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
   const spec = loadSpecFile(o.app);
-  const dataDir = o.dataDir ?? join(spec.root, '.switchyard');
-  mkdirSync(dataDir, { recursive: true });
+  const dataDir = ensureDataDir(o.dataDir ?? join(spec.root, '.switchyard'));
   const cleanup = cleanupStack(o.log);
   const workerCount = o.workers ?? 0;
   try {
