@@ -8,8 +8,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { swyError, type SwitchyardError } from '../errors/index.js';
-import { randomUUID } from 'node:crypto';
-import { validRequestId } from './headers.js';
 import { resolveEdge, resolveInternal, type RouteDecision, type Snapshot } from '../routing/index.js';
 import { proxyHttp, type ProxyOutcome, type ProxyRequestInfo } from './proxy.js';
 import { sendProblem } from './problem.js';
@@ -24,14 +22,16 @@ import { tlsServerOptions, type CertificateManager } from '../edge/cert-store.js
 import type { ChallengeStore } from '../edge/acme.js';
 import { Http1Listener } from './http1/listener.js';
 import type { Http1Exchange } from './http1/server.js';
-import { BodyKind, rawGet, type RequestHead } from './http1/parse.js';
+import { BodyKind } from './http1/fields.js';
+import { rawGet } from './http1/parse.js';
 import { proxyExchange, sendProblemRaw } from './http1/proxy.js';
 import { compat } from './http1/compat.js';
 import type { Http1Limits } from './http1/server.js';
 import type { AccessLog } from '../edge/access-log.js';
 import { RequestRecorder } from './recorder.js';
 import type { EdgeMetrics } from '../edge/metrics.js';
-import { ensureTraceparent } from '../edge/traceparent.js';
+import { ensureTrace, ensureTraceRaw, originForm, rawJoined, requestIdOf } from './request-context.js';
+import { ACME_PREFIX, answerChallenge } from './acme-http01.js';
 
 export interface RouterOptions {
   /** Upstream connect/headers/body/keep-alive timeouts; default {@link DEFAULT_TIMEOUTS}. */
@@ -219,20 +219,14 @@ export class Router {
    * itself (200, the methods it forwards in `Allow`, no body) instead of routing a path it lacks.
    */
   #answerServerOptions(target: Target, ex: Http1Exchange): void {
-    const reqId = requestIdOf(ex.head.raw);
-    const start = performance.now();
-    ex.respond(200, 'OK', `allow: ${ALLOWED_METHODS}\r\nx-request-id: ${reqId}\r\n`);
-    if (!target.edge || this.#rec === undefined) return;
-    this.#rec.record(undefined, start, ex.status, undefined, {
-      reqId, method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp: ex.conn.remoteAddress, traceparent: undefined,
-    });
+    this.#answerEarly(target, ex, (reqId) => ex.respond(200, 'OK', `allow: ${ALLOWED_METHODS}\r\nx-request-id: ${reqId}\r\n`));
   }
 
-  /** A problem answered before routing, with a request id; logged at the edge (no environment). */
-  #answerEarly(target: Target, ex: Http1Exchange, e: SwitchyardError): void {
+  /** An answer made before routing (`answer`: a problem, or a function given the request id), with a request id; logged at the edge (no environment). */
+  #answerEarly(target: Target, ex: Http1Exchange, answer: SwitchyardError | ((reqId: string) => void)): void {
     const reqId = requestIdOf(ex.head.raw);
     const start = performance.now();
-    sendProblemRaw(ex, e, `x-request-id: ${reqId}\r\n`);
+    if (typeof answer === 'function') answer(reqId); else sendProblemRaw(ex, answer, `x-request-id: ${reqId}\r\n`);
     if (!target.edge || this.#rec === undefined) return;
     this.#rec.record(undefined, start, ex.status, undefined, {
       reqId, method: ex.method, host: ex.head.host ?? '', path: ex.target, bytes: ex.bytesWritten, clientIp: ex.conn.remoteAddress, traceparent: undefined,
@@ -392,7 +386,6 @@ export class Router {
   }
 }
 
-const ACME_PREFIX = '/.well-known/acme-challenge/';
 /** Methods the router forwards (the parser's set minus CONNECT), for `OPTIONS *`. */
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE';
 
@@ -401,62 +394,4 @@ function atClose(res: ServerResponse, f: () => void): void {
   if (res.closed) f(); else res.once('close', () => f());
 }
 
-/** RFC 8555 §8.3: the key authorization for the token, as the ACME server fetches it over HTTP. */
-function answerChallenge(store: ChallengeStore, req: IncomingMessage, res: ServerResponse, path: string): void {
-  const token = path.slice(ACME_PREFIX.length).split('?')[0]!;
-  const send = (status: number, body: string) => res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' }).end(body);
-  if (!/^[A-Za-z0-9_-]{1,256}$/.test(token)) { send(404, 'not found\n'); return; }
-  store.get(token).then((ka) => (ka ? send(200, ka) : send(404, 'no such challenge\n')), () => send(503, 'challenge store unavailable\n'));
-}
-
-/** The client's `x-request-id` when acceptable, else a new one (answers the router makes itself). */
-function requestIdOf(raw: readonly string[]): string {
-  const v = rawGet(raw, 'x-request-id');
-  return v !== undefined && validRequestId(v) ? v : randomUUID();
-}
-
 const FALLBACK_HEADER = Object.freeze({ 'x-switchyard-fallback': 'unknown-env' });
-
-/** Values of every field `name` (lower-case) joined with `, `, or undefined. */
-function rawJoined(raw: readonly string[], name: string): string | undefined {
-  let out: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!;
-    if (k.length === name.length && (k === name || k.toLowerCase() === name)) out = out === undefined ? raw[i + 1] : `${out}, ${raw[i + 1]}`;
-  }
-  return out;
-}
-
-/** {@link ensureTrace} on the HTTP/1.1 engine's head (its field list edited in place; a new trace noted in `head.traceparent`). */
-function ensureTraceRaw(head: RequestHead): void {
-  const raw = head.raw;
-  const cur = rawGet(raw, 'traceparent');
-  const tp = ensureTraceparent(cur);
-  if (tp === cur) return;
-  head.traceparent = tp;
-  for (let i = raw.length - 2; i >= 0; i -= 2) { const n = raw[i]!.toLowerCase(); if (n === 'traceparent' || n === 'tracestate') raw.splice(i, 2); }
-  raw.push('traceparent', tp);
-}
-
-/** Keeps a valid W3C traceparent or creates one (then drops `tracestate`, which belonged to the old trace). */
-function ensureTrace(req: IncomingMessage): void {
-  const cur = req.headers.traceparent as string | undefined;
-  const tp = ensureTraceparent(cur);
-  if (tp === cur) return;
-  const raw = req.rawHeaders;
-  for (let i = raw.length - 2; i >= 0; i -= 2) { const n = raw[i]!.toLowerCase(); if (n === 'traceparent' || n === 'tracestate') raw.splice(i, 2); }
-  raw.push('traceparent', tp);
-  req.headers.traceparent = tp;
-  delete req.headers.tracestate;
-}
-
-/** Origin-form path of a request target; absolute-form is reduced to its path. */
-function originForm(url: string | undefined): string | undefined {
-  if (url === undefined || url.length === 0) return undefined;
-  if (url.charCodeAt(0) === 47 /* / */) return url;
-  if (url.startsWith('http://') || url.startsWith('https://')) {
-    const slash = url.indexOf('/', url.indexOf('//') + 2);
-    return slash === -1 ? '/' : url.slice(slash);
-  }
-  return undefined;
-}

@@ -11,7 +11,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { ChunkedDecoder } from './chunked.js';
-import { BodyKind, ParseError } from './parse.js';
+import { BodyKind, ParseError } from './fields.js';
 import { parseResponseHead, type ResponseHead } from './response.js';
 
 export interface RawPoolTimeouts {

@@ -10,7 +10,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable, Writable } from 'node:stream';
 import { ChunkedDecoder } from './chunked.js';
-import { BodyKind } from './parse.js';
+import { BodyKind } from './fields.js';
 import { REASONS, type BodySink, type Http1Exchange } from './server.js';
 
 /** The request side: method, url, headers, and the body as a Readable (decoded). */

@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import type { SwitchyardError } from '../../errors/index.js';
 import { problemBody } from '../problem.js';
 import { ChunkedDecoder } from './chunked.js';
-import { BodyKind } from './parse.js';
+import { BodyKind } from './fields.js';
 import { namesOtherFields } from './request-head.js';
 import type { ResponseHead } from './response.js';
 import type { Downstream } from './proxy.js';

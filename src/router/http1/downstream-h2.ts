@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import { swyError, type SwitchyardError } from '../../errors/index.js';
 import { sendProblem } from '../problem.js';
 import { ChunkedDecoder } from './chunked.js';
-import { BodyKind } from './parse.js';
+import { BodyKind } from './fields.js';
 import type { ResponseHead } from './response.js';
 import type { Downstream } from './proxy.js';
 import type { BodySink } from './server.js';

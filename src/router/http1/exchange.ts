@@ -8,7 +8,8 @@
  */
 import type { Socket } from 'node:net';
 import { ChunkedDecoder } from './chunked.js';
-import { BodyKind, rawGet, type RequestHead } from './parse.js';
+import { BodyKind } from './fields.js';
+import { rawGet, type RequestHead } from './parse.js';
 import type { Http1Connection } from './server.js';
 
 /** Receives a request body's bytes in wire form (chunked stays chunked). */

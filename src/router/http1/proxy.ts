@@ -26,7 +26,7 @@ import { DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BUDGET_PERCENT, type RetryBudget 
 import type { ProxyOutcome, ProxyRequestInfo } from '../proxy.js';
 import type { EndpointState, UpstreamPools } from '../upstreams.js';
 import type { UpstreamConn, ResponseHandler, UpstreamError } from './client.js';
-import { BodyKind } from './parse.js';
+import { BodyKind } from './fields.js';
 import type { ResponseHead } from './response.js';
 import type { BodySink, Http1Exchange } from './server.js';
 import { Http1Downstream } from './downstream-h1.js';

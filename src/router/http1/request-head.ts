@@ -15,7 +15,8 @@
  */
 import { setBaggageMember } from '../../routing/index.js';
 import { validRequestId } from '../headers.js';
-import { eqName, FieldClass, type RequestHead } from './parse.js';
+import { eqName, FieldClass } from './fields.js';
+import { type RequestHead } from './parse.js';
 
 /** What the router's lines depend on (and the bytes they make), cached per client connection. */
 export interface ForwardSuffix {

@@ -9,7 +9,7 @@ import { FVAL } from './chars.js';
 import {
   BodyKind, checkTransferEncoding, COLON, CR, DEFAULT_HEAD_LIMITS, HTAB, hasToken, headEnd, indexOfLF, ParseError, parseFields, SP, str,
   type HeadLimits,
-} from './parse.js';
+} from './fields.js';
 
 export interface ResponseHead {
   status: number;

@@ -18,7 +18,8 @@
  */
 import type { Socket } from 'node:net';
 import { Http1Exchange } from './exchange.js';
-import { ParseError, parseRequestHead, type HeadLimits } from './parse.js';
+import { ParseError, type HeadLimits } from './fields.js';
+import { parseRequestHead } from './parse.js';
 import { REASONS } from './reasons.js';
 import type { ForwardSuffix } from './request-head.js';
 

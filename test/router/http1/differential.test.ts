@@ -19,7 +19,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BodyKind, ParseError, parseRequestHead, type RequestHead } from '../../../src/router/http1/parse.js';
+import { BodyKind, ParseError } from '../../../src/router/http1/fields.js';
+import { parseRequestHead, type RequestHead } from '../../../src/router/http1/parse.js';
 import { ChunkedDecoder } from '../../../src/router/http1/chunked.js';
 
 // ---------------------------------------------------------------------------------------------

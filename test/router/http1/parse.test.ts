@@ -3,10 +3,8 @@
  * engine promises (docs/http1.md) and the valid forms it must keep accepting.
  */
 import { describe, expect, test } from 'vitest';
-import {
-  BodyKind, DEFAULT_HEAD_LIMITS, hasToken, ParseError, parseRequestHead, rawGet,
-  type HeadLimits, type RequestHead,
-} from '../../../src/router/http1/parse.js';
+import { BodyKind, DEFAULT_HEAD_LIMITS, hasToken, ParseError, type HeadLimits } from '../../../src/router/http1/fields.js';
+import { parseRequestHead, rawGet, type RequestHead } from '../../../src/router/http1/parse.js';
 import { parseResponseHead, type ResponseHead } from '../../../src/router/http1/response.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');

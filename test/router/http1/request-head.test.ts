@@ -8,7 +8,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { forwardRequestHeaders } from '../../../src/router/headers.js';
-import { ParseError, parseRequestHead, type RequestHead } from '../../../src/router/http1/parse.js';
+import { ParseError } from '../../../src/router/http1/fields.js';
+import { parseRequestHead, type RequestHead } from '../../../src/router/http1/parse.js';
 import { upstreamHeadBytes, type ForwardInputs } from '../../../src/router/http1/request-head.js';
 
 const CI = process.env.CI === 'true';
