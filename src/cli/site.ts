@@ -11,8 +11,9 @@ import { request } from 'node:http';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { buildManifestWithSources } from '../blob/manifest.js';
-import { swyError } from '../errors/index.js';
-import { loadSpecFile } from '../spec/index.js';
+import { resolve } from 'node:path';
+import { SwitchyardError, swyError } from '../errors/index.js';
+import { loadSpecFile, type AppSpec } from '../spec/index.js';
 import { call } from './client.js';
 
 type AdminOf = () => string;
@@ -21,14 +22,15 @@ export function registerSiteCommands(program: Command, admin: AdminOf): void {
   const site = program.command('site').description('static sites: immutable deploys, switched atomically per environment');
 
   site.command('deploy <site>')
-    .description('upload a deploy of a site and switch the environment to it')
+    .description('upload a deploy of a site and switch the environment to it (spec: --app, else ./switchyard.yaml, else the running switchyard\'s)')
     .option('--env <name>', 'environment', 'base')
     .option('--dir <dir>', 'folder to upload instead of the spec\'s `dir` (skips `build`)')
     .option('--no-build', 'do not run the spec\'s `build` command first')
     .option('--keep <n>', 'keep only the newest N deploys of this site in this environment')
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { env: string; dir?: string; build: boolean; keep?: string; json?: boolean }) => {
-      const spec = loadSpecFile(program.opts<{ app: string }>().app);
+      const base = admin();
+      const spec = await specToDeploy(program, base);
       const s = spec.sites[name];
       if (!s) throw swyError('SWY_NOT_FOUND', `site "${name}" is not in ${spec.file} (sites: ${Object.keys(spec.sites).join(', ') || 'none'})`);
       const dir = opts.dir ?? s.dir;
@@ -43,7 +45,6 @@ export function registerSiteCommands(program: Command, admin: AdminOf): void {
       const { manifest, sources } = await buildManifestWithSources(dir, { site: name });
       const byHash = new Map<string, { path: string; size: number }>();
       for (const [p, f] of Object.entries(manifest.files)) if (!byHash.has(f.hash)) byHash.set(f.hash, { path: sources.get(p)!, size: f.size });
-      const base = admin();
       const { missing } = await call<{ missing: string[] }>(base, 'POST', '/v1/blobs/missing', { hashes: [...byHash.keys()] });
       const total = missing.reduce((n, h) => n + byHash.get(h)!.size, 0);
       let done = 0; let bytes = 0;
@@ -95,6 +96,32 @@ export function registerSiteCommands(program: Command, admin: AdminOf): void {
       const r = await call<Record<string, number>>(admin(), 'POST', '/v1/blobs/gc');
       process.stdout.write(`${JSON.stringify(r)}\n`);
     });
+}
+
+/**
+ * The spec a deploy is made from: `--app` when given; else `./switchyard.yaml`; else the spec of
+ * the running switchyard the deploy goes to, named by its admin API (`GET /status` → `spec`), so
+ * `site deploy` works from any folder, e.g. the repository root while `npm start` runs the shop.
+ * @throws `SWY_SPEC_NOT_FOUND` (exit 2) saying why, and to pass `--app`.
+ */
+async function specToDeploy(program: Command, base: string): Promise<AppSpec> {
+  const app = program.opts<{ app: string }>().app;
+  if (program.getOptionValueSource('app') !== 'default') return loadSpecFile(app);
+  try {
+    return loadSpecFile(app);
+  } catch (err) {
+    if (!(err instanceof SwitchyardError && err.code === 'SWY_SPEC_NOT_FOUND')) throw err;
+  }
+  const notHere = `no switchyard.yaml in ${resolve(app)}`;
+  let running: unknown;
+  try {
+    running = (await call<{ spec?: unknown }>(base, 'GET', '/status')).spec;
+  } catch (err) {
+    throw swyError('SWY_SPEC_NOT_FOUND', `${notHere}, and the running switchyard could not be asked for its spec (${(err as Error).message}); pass --app <app folder>`, {}, err);
+  }
+  if (typeof running !== 'string') throw swyError('SWY_SPEC_NOT_FOUND', `${notHere}, and the switchyard at ${base} does not say where its spec is; pass --app <app folder>`);
+  if (!existsSync(running)) throw swyError('SWY_SPEC_NOT_FOUND', `${notHere}, and the spec of the switchyard at ${base} (${running}) is not on this machine; pass --app <app folder>`, { file: running });
+  return loadSpecFile(running);
 }
 
 function putBlob(base: string, hash: string, path: string, size: number): Promise<void> {

@@ -3,7 +3,7 @@
  * The admin REST API (JSON; errors as RFC 9457 problem details). The CLI and dashboard speak
  * only to this API, never to the store.
  *
- * - `GET    /status`                                  app, store and snapshot versions
+ * - `GET    /status`                                  app, its spec file, store and snapshot versions
  * - `GET    /v1/environments`                         list (URL, own services, health)
  * - `POST   /v1/environments`                         create `{name, services, noWait?}` → 201
  * - `GET    /v1/environments/:name`                   one

@@ -79,7 +79,7 @@ export async function startControl(o: ControlOptions): Promise<RunningSwitchyard
         const storeVersion = await store.version();
         const routers = await store.listRouters();
         return {
-          app: spec.app, domain: spec.domain, mode: 'control', store: store.kind, storeVersion,
+          app: spec.app, domain: spec.domain, spec: spec.file, mode: 'control', store: store.kind, storeVersion,
           routers: routers.map((r) => ({ ...r, upToDate: r.version >= storeVersion })),
           allRoutersUpToDate: routers.length > 0 && routers.every((r) => r.version >= storeVersion), discovery,
           ...(o.acme ? { certificates: await listAcmeStatus(store) } : {}),

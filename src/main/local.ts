@@ -99,7 +99,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
       metrics: async () => (workers ? { contentType: aggregator.contentType, text: await aggregator.clusterMetrics() } : { contentType: edge!.metrics.contentType, text: await edge!.metrics.text() }),
       logFile: (env, svc, replica) => runtime.logFile(env, svc, replica),
       status: async () => ({
-        app: spec.app, domain: spec.domain, mode: 'local', store: store.kind,
+        app: spec.app, domain: spec.domain, spec: spec.file, mode: 'local', store: store.kind,
         storeVersion: await store.version(), snapshotVersion: publisher.current?.version ?? 0,
         routers: workers
           ? workers.status().map((w) => ({ id: `worker-${w.id}`, pid: w.pid, version: w.version, listening: w.listening, ...(w.lastError ? { lastError: w.lastError } : {}) }))
