@@ -24,7 +24,12 @@ export interface ForwardContext {
   edge: boolean;
   /** Keep an `Upgrade`/`Connection: upgrade` pair (WebSocket). */
   upgrade?: boolean;
+  /** A trace the router started: sent instead of the client's `traceparent`/`tracestate`, whatever `Connection` names. */
+  traceparent?: string;
 }
+
+/** Fields `Connection` can never make hop-by-hop here (the parser refuses such a request; HTTP/2 has no Connection). */
+const NEVER_HOP = new Set(['content-length', 'host']);
 
 /** Whether a request id from a client is acceptable to keep (visible ASCII, ≤ 128 bytes). */
 export function validRequestId(v: string): boolean {
@@ -56,7 +61,8 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
       if (ctx.upgrade && lower === 'upgrade') out.push(name, value);
       continue;
     }
-    if (connectionTokens !== undefined && connectionTokens.includes(lower)) continue;
+    if (ctx.traceparent !== undefined && (lower === 'traceparent' || lower === 'tracestate')) continue;
+    if (connectionTokens !== undefined && connectionTokens.includes(lower) && !NEVER_HOP.has(lower)) continue;
     if (lower === ctx.routingHeader) continue;
     // The router answers `Expect: 100-continue` itself when it starts reading the body.
     if (lower === 'expect') continue;
@@ -70,6 +76,7 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
     if (lower === 'host') sawHost = true;
     out.push(name, value);
   }
+  if (ctx.traceparent !== undefined) out.push('traceparent', ctx.traceparent);
   if (ctx.host !== undefined && !sawHost) out.push('host', ctx.host); // HTTP/2 clients send :authority only
   requestId ??= randomUUID();
   out.push('x-request-id', requestId);

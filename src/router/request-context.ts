@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ensureTraceparent } from '../edge/traceparent.js';
 import { validRequestId } from './headers.js';
+import { hasToken } from './http1/fields.js';
 import { rawGet, type RequestHead } from './http1/parse.js';
 
 /** The client's `x-request-id` when acceptable, else a new one (answers the router makes itself). */
@@ -30,7 +31,8 @@ export function rawJoined(raw: readonly string[], name: string): string | undefi
 /** {@link ensureTrace} on the HTTP/1.1 engine's head (its field list edited in place; a new trace noted in `head.traceparent`). */
 export function ensureTraceRaw(head: RequestHead): void {
   const raw = head.raw;
-  const cur = rawGet(raw, 'traceparent');
+  // A traceparent the client made hop-by-hop (named in Connection) is not passed on: start a new trace.
+  const cur = head.connection !== undefined && hasToken(head.connection, 'traceparent') ? undefined : rawGet(raw, 'traceparent');
   const tp = ensureTraceparent(cur);
   if (tp === cur) return;
   head.traceparent = tp;

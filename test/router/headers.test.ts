@@ -68,6 +68,19 @@ describe('forwardRequestHeaders: hop-by-hop', () => {
     expect(h.has('connection')).toBe(false);
   });
 
+  test('Connection never removes Content-Length or Host (the body would go on unframed)', () => {
+    const { h } = forward(['Host', 'a.localhost', 'Connection', 'content-length, host', 'Content-Length', '3']);
+    expect(h.get('content-length')).toEqual(['3']);
+    expect(h.get('host')).toEqual(['a.localhost']);
+  });
+
+  test("a trace the router started replaces the client's traceparent and tracestate, even when Connection names them", () => {
+    const tp = '00-11111111111111111111111111111111-2222222222222222-01';
+    const { h } = forward(['Connection', 'traceparent, tracestate', 'traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'tracestate', 'a=b'], { traceparent: tp });
+    expect(h.get('traceparent')).toEqual([tp]);
+    expect(h.has('tracestate')).toBe(false);
+  });
+
   test('Upgrade and Connection: upgrade are kept (once) when ctx.upgrade', () => {
     const { h } = forward([
       'Connection', 'keep-alive, Upgrade',

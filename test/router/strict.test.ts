@@ -313,6 +313,10 @@ const MALFORMED: Malformed[] = [
   { name: 'Transfer-Encoding: "chunked" (quoted)', bytes: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: "chunked"\r\n\r\n0\r\n\r\n${SMUGGLED}` },
   // chunked is final here, but gzip is an unsupported coding: 400 or 501 (RFC 9112 §6.1), refused either way
   { name: 'Transfer-Encoding: gzip, chunked (unsupported coding)', bytes: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`, status: [400, 501] },
+  // Connection naming a framing or routing field (RFC 9110 §7.6.1): honouring it would forward the body unframed
+  { name: 'Connection: content-length (the body would become the next request)', bytes: `POST /first HTTP/1.1\r\n${HOST}Connection: content-length\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}` },
+  { name: 'Connection: keep-alive, Transfer-Encoding', bytes: `POST / HTTP/1.1\r\n${HOST}Connection: keep-alive, Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n2e\r\n${SMUGGLED}\r\n0\r\n\r\n` },
+  { name: 'Connection: host', bytes: `GET / HTTP/1.1\r\n${HOST}Connection: host\r\n\r\n${SMUGGLED}` },
   // obs-fold (RFC 9112 §5.2)
   { name: 'obs-fold of Transfer-Encoding', bytes: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding:\r\n chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n${SMUGGLED}` },
   { name: 'obs-fold of an ordinary field', bytes: `GET / HTTP/1.1\r\n${HOST}X-Long: first\r\n\tsecond\r\n\r\n${SMUGGLED}` },
@@ -705,5 +709,22 @@ describe('requests about the server itself', () => {
     expect(opts?.headers['x-request-id']).toBeTruthy();
     expect(after?.body.toString()).toBe('GET /after 0');
     expect(up.requests.map((r) => `${r.method} ${r.target}`)).toEqual(['GET /after']);
+  });
+});
+
+describe('fields the client names in Connection', () => {
+  test('Connection: traceparent → the upstream still gets a traceparent (a new trace), not the client\'s', async () => {
+    const up = await countingUpstream();
+    const port = await edge([up.port]);
+    const clientTp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const x = await exchange(port, [`GET /t HTTP/1.1\r\n${HOST}Connection: traceparent, close\r\ntraceparent: ${clientTp}\r\nX-Kept: 1\r\n\r\n`]);
+    expectClosed(x);
+    expectOneFinal(x, 200);
+    const head = up.requests[0]!.head;
+    const tps = [...head.matchAll(/^traceparent: (.*)\r$/gim)].map((m) => m[1]);
+    expect(tps).toHaveLength(1);
+    expect(tps[0]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(tps[0]).not.toBe(clientTp);
+    expect(head).toMatch(/^X-Kept: 1\r$/m);
   });
 });

@@ -267,6 +267,20 @@ export function hasToken(value: string | undefined, token: string): boolean {
   return false;
 }
 
+/**
+ * Refuses a `Connection` field that names a framing or routing field (`Content-Length`,
+ * `Transfer-Encoding`, `Host`): a hop that honours it removes the field and forwards the body
+ * unframed, so the next hop reads the body as the next request (smuggling). RFC 9110 §7.6.1 has
+ * Connection name hop-by-hop fields only; these are end-to-end and decide how a message is read.
+ */
+export function checkConnectionNames(connection: string | undefined, request: boolean): ParseError | undefined {
+  if (connection === undefined) return undefined;
+  for (const t of ['content-length', 'transfer-encoding', 'host']) {
+    if (hasToken(connection, t)) return new ParseError(request ? 400 : 502, `Connection names "${t}", a framing or routing field that cannot be hop-by-hop (RFC 9110 §7.6.1)`);
+  }
+  return undefined;
+}
+
 /** Checks the Transfer-Encoding value: only exactly `chunked` is accepted. */
 export function checkTransferEncoding(te: string, request: boolean): ParseError | undefined {
   const v = lower(te);

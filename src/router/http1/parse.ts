@@ -15,7 +15,7 @@
 
 import { TCHAR } from './chars.js';
 import {
-  BodyKind, checkTransferEncoding, lower, CR, DEFAULT_HEAD_LIMITS, hasToken, headEnd, indexOfLF, LF, ParseError, parseFields, SP, str,
+  BodyKind, checkConnectionNames, checkTransferEncoding, lower, CR, DEFAULT_HEAD_LIMITS, hasToken, headEnd, indexOfLF, LF, ParseError, parseFields, SP, str,
   type HeadLimits,
 } from './fields.js';
 
@@ -127,6 +127,8 @@ export function parseRequestHead(buf: Uint8Array, start: number, end: number, li
     if (lower(f.expect) !== '100-continue') return new ParseError(417, `unsupported expectation "${f.expect}" (RFC 9110 §10.1.1)`);
     expectContinue = versionMinor === 1;
   }
+  const named = checkConnectionNames(f.connection, true);
+  if (named) return named;
   const keepAlive = versionMinor === 1 ? !hasToken(f.connection, 'close') : hasToken(f.connection, 'keep-alive');
   const upgrade = f.upgrade && hasToken(f.connection, 'upgrade');
   return {

@@ -89,9 +89,9 @@ const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
  * Host) and the router's response lines: HTTP/2 clients, and the HTTP/1.1 heads
  * {@link upstreamHeadBytes} leaves to it.
  */
-function upstreamHead(method: string, raw: readonly string[], host: string | undefined, d: UpstreamDecision, info: ProxyRequestInfo, upgrade: boolean, bodyLines: string): { head: string; extra: string; requestId: string } {
+function upstreamHead(method: string, raw: readonly string[], host: string | undefined, d: UpstreamDecision, info: ProxyRequestInfo, upgrade: boolean, bodyLines: string, traceparent?: string): { head: string; extra: string; requestId: string } {
   const { headers, requestId } = forwardRequestHeaders(raw, {
-    routingHeader: info.routingHeader, env: d.env.name, clientIp: info.clientIp, proto: info.proto, host, edge: info.edge, upgrade,
+    routingHeader: info.routingHeader, env: d.env.name, clientIp: info.clientIp, proto: info.proto, host, edge: info.edge, upgrade, traceparent,
   });
   let head = method + ' ' + info.path + ' HTTP/1.1\r\n';
   for (let i = 0; i < headers.length; i += 2) head += headers[i] + ': ' + headers[i + 1] + '\r\n';
@@ -120,7 +120,7 @@ export function proxyExchange(pools: UpstreamPools, ex: Http1Exchange, d: Upstre
     new RawExchange(pools, down, d, info, b.bytes, false, responseLines(b.requestId, info), b.requestId, upgrade, done).start();
     return;
   }
-  const h = upstreamHead(ex.method, ex.head.raw, ex.head.host, d, info, upgrade, ex.head.body === BodyKind.Chunked ? 'transfer-encoding: chunked\r\n' : '');
+  const h = upstreamHead(ex.method, ex.head.raw, ex.head.host, d, info, upgrade, ex.head.body === BodyKind.Chunked ? 'transfer-encoding: chunked\r\n' : '', ex.head.traceparent);
   new RawExchange(pools, down, d, info, h.head, ex.head.host === undefined, h.extra, h.requestId, upgrade, done).start();
 }
 

@@ -7,7 +7,7 @@
  */
 import { FVAL } from './chars.js';
 import {
-  BodyKind, checkTransferEncoding, COLON, CR, DEFAULT_HEAD_LIMITS, HTAB, hasToken, headEnd, indexOfLF, ParseError, parseFields, SP, str,
+  BodyKind, checkConnectionNames, checkTransferEncoding, COLON, CR, DEFAULT_HEAD_LIMITS, HTAB, hasToken, headEnd, indexOfLF, ParseError, parseFields, SP, str,
   type HeadLimits,
 } from './fields.js';
 
@@ -84,6 +84,8 @@ export function parseResponseHead(buf: Uint8Array, start: number, end: number, m
   const f = parseFields(buf, lf + 1, lfEnd, limits, false, spans);
   if (f instanceof ParseError) return new ParseError(502, `upstream response: ${f.reason}`);
   const versionMinor = minor === 0 ? 0 : 1;
+  const named = checkConnectionNames(f.connection, false);
+  if (named) return named;
   let keepAlive = versionMinor === 1 ? !hasToken(f.connection, 'close') : hasToken(f.connection, 'keep-alive');
   let body: BodyKind;
   let contentLength = 0;

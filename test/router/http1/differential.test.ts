@@ -217,6 +217,12 @@ export const STRICTER: Stricter[] = [
     reason: /chunk size too large/,
   },
   {
+    name: 'connectionNamesFramingField',
+    rfc: 'RFC 9110 §7.6.1: Connection lists hop-by-hop fields; naming Content-Length, Transfer-Encoding or Host would have a hop remove the framing (or routing) of an end-to-end message and forward its body as the next request; llhttp accepts it',
+    applies: (s) => fieldsNamed(s, 'connection').some((f) => /(^|,)\s*(content-length|transfer-encoding|host)\s*(,|$)/i.test(valueOf(f))),
+    reason: /a framing or routing field that cannot be hop-by-hop/,
+  },
+  {
     name: 'framingFieldInTrailer',
     rfc: 'RFC 9110 §6.5.1: framing and routing fields (Content-Length, Transfer-Encoding, Host, Connection…) cannot be processed in a trailer section; a next hop that merged them into the header section would frame or route differently',
     applies: (s) => s.chunked !== undefined && s.chunked.trailers.some((t) => /^(content-length|transfer-encoding|host|trailer|connection|keep-alive|upgrade|te):/i.test(t)),
@@ -477,7 +483,7 @@ const otherFieldsArb = fc.array(field(otherNameArb, otherValueArb), { maxLength:
 
 const connFieldsArb: fc.Arbitrary<Field[]> = fc.oneof(
   { arbitrary: fc.constant<Field[]>([]), weight: 10 },
-  { arbitrary: field(fc.constant('Connection'), fc.constantFrom('close', 'keep-alive', 'Keep-Alive, foo')).map((f) => [f]), weight: 3 },
+  { arbitrary: field(fc.constant('Connection'), fc.constantFrom('close', 'keep-alive', 'Keep-Alive, foo', 'close', 'keep-alive', 'content-length', 'Transfer-Encoding, close')).map((f) => [f]), weight: 3 },
   {
     arbitrary: fc.tuple(field(fc.constant('Connection'), fc.constantFrom('upgrade', 'keep-alive, Upgrade')), field(fc.constant('Upgrade'), fc.constant('websocket'))).map((p) => [...p]),
     weight: 1,
@@ -659,6 +665,7 @@ const EXAMPLES: Record<string, Sample> = {
   chunkSizeOver12HexDigits: chunkedSample({ chunks: [{ size: '0000000000003', ext: '', sizeEol: '\r\n', data: 'abc', dataEol: '\r\n' }] }),
   chunkExtensionEmptyName: chunkedSample({ lastExt: ';=b' }),
   framingFieldInTrailer: chunkedSample({ trailers: ['host: a'] }),
+  connectionNamesFramingField: sample({ method: 'POST', head: ['Host: a.example', 'Connection: content-length', 'Content-Length: 3'], body: 'abc' }),
 };
 
 describe('differential: our HTTP/1.1 parser vs llhttp (node:http, default options)', () => {

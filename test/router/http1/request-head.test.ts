@@ -17,12 +17,9 @@ const ROUTING = 'x-switchyard-env';
 
 /** The string path, as proxy.ts assembles it for an HTTP/1.1 client. */
 function stringHead(head: RequestHead, f: ForwardInputs, env: string, requestId: string): string {
-  const raw = [...head.raw];
-  if (head.traceparent !== undefined) {
-    for (let i = raw.length - 2; i >= 0; i -= 2) { const n = raw[i]!.toLowerCase(); if (n === 'traceparent' || n === 'tracestate') raw.splice(i, 2); }
-    raw.push('traceparent', head.traceparent);
-  }
-  const { headers } = forwardRequestHeaders(raw, { routingHeader: f.routingHeader, env, clientIp: f.clientIp, proto: f.proto, host: head.host, edge: f.edge, upgrade: false });
+  const { headers } = forwardRequestHeaders(head.raw, {
+    routingHeader: f.routingHeader, env, clientIp: f.clientIp, proto: f.proto, host: head.host, edge: f.edge, upgrade: false, traceparent: head.traceparent,
+  });
   // A new id on both paths when the client sent no acceptable one: the string path's (a UUID it
   // made) becomes the bytes path's; an id the client sent must be the same on both.
   const rid = headers.indexOf('x-request-id');
