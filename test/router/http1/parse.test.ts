@@ -318,6 +318,19 @@ describe('parseResponseHead', () => {
     expect(resOk('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')).toMatchObject({ body: BodyKind.None, keepAlive: true });
   });
 
+  test('a Connection field naming Content-Length, Transfer-Encoding or Host → 502 (the framing must not become hop-by-hop)', () => {
+    for (const c of ['content-length', 'close, Content-Length', 'transfer-encoding', 'host']) {
+      const r = res(`HTTP/1.1 200 OK\r\nConnection: ${c}\r\nContent-Length: 1\r\n\r\n`);
+      expect(r, c).toBeInstanceOf(ParseError);
+      expect((r as ParseError).status).toBe(502);
+      expect((r as ParseError).reason).toMatch(/framing or routing field/);
+    }
+    const q = req('POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\nContent-Length: 1\r\n\r\nx');
+    expect(q).toBeInstanceOf(ParseError);
+    expect((q as ParseError).status).toBe(400);
+    expect(resOk('HTTP/1.1 200 OK\r\nConnection: x-content-length\r\nContent-Length: 1\r\n\r\n').contentLength).toBe(1);
+  });
+
   test('keepAlive', () => {
     expect(resOk('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n').keepAlive).toBe(false);
     expect(resOk('HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n').keepAlive).toBe(false);
