@@ -13,5 +13,5 @@ export {
 } from './manifest.js';
 export { uploadDeploy, type UploadOptions, type UploadProgress } from './upload.js';
 export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
-export { openBlobStore } from './open.js';
+export { openBlobStore, parseBlobUrl, BLOB_URL_FORMS, type BlobLocation } from './open.js';
 export { BlobCache, type BlobCacheOptions } from './cache.js';

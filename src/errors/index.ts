@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   SWY_STORE_UNAVAILABLE: [503, 'The store is unavailable'],
   SWY_ADMIN_UNREACHABLE: [503, 'The admin API could not be reached'],
   SWY_DATA_DIR_UNUSABLE: [400, 'The state folder (--data-dir) cannot be created or written'],
+  SWY_ACCESS_LOG_UNUSABLE: [400, 'The access log (--access-log) cannot be created or appended to'],
   SWY_NOT_FOUND: [404, 'Not found'],
   SWY_BLOB_NOT_FOUND: [404, 'No such blob in the blob store'],
   SWY_BLOB_INTEGRITY: [422, 'Blob content does not match its hash or size'],

@@ -3,7 +3,7 @@
  * `switchyard control`: control plane and runtime on a shared PostgreSQL; routers run elsewhere.
  */
 import { join } from 'node:path';
-import { openBlobStore } from '../blob/index.js';
+import { openBlobStore, parseBlobUrl } from '../blob/index.js';
 import { AcmeIssuer } from '../edge/acme.js';
 import { DbCertStore, DbChallengeStore, listAcmeStatus, recordAcmeStatus } from '../store/index.js';
 import { Environments, Sites, createAdminServer, listen } from '../control/index.js';
@@ -34,6 +34,7 @@ export async function startControl(o: ControlOptions): Promise<RunningSwitchyard
   if (!(o.databaseUrl ?? process.env.SWITCHYARD_DATABASE_URL)) {
     throw swyError('SWY_BAD_REQUEST', '`switchyard control` needs a shared store: pass --database-url postgres://… (or set SWITCHYARD_DATABASE_URL)');
   }
+  parseBlobUrl(o.blobUrl, '.'); // settings are checked before anything starts
   const spec = loadSpecFile(o.app);
   const dataDir = ensureDataDir(o.dataDir ?? join(spec.root, '.switchyard'));
   const cleanup = cleanupStack(o.log);

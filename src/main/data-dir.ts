@@ -21,6 +21,23 @@ export function ensureDataDir(dir: string, flag = '--data-dir'): string {
   const abs = resolve(dir);
   const fail = (why: string, cause?: unknown) => swyError('SWY_DATA_DIR_UNUSABLE',
     `cannot use ${abs} as the state folder: ${why}; pass ${flag} a folder switchyard can create and write`, { path: abs }, cause);
+  makeFolders(abs, fail);
+  const probe = resolve(abs, `.write-test-${process.pid}`);
+  try {
+    writeFileSync(probe, '');
+  } catch (err) {
+    throw fail(`cannot write in it (${describe(err)})`, err);
+  } finally {
+    try { rmSync(probe, { force: true }); } catch { /* nothing was written */ }
+  }
+  return abs;
+}
+
+/**
+ * Creates the absolute folder `abs` and its missing parents, one level at a time.
+ * @throws `fail(why)`: a file in the way, or a level that cannot be created (with the reason).
+ */
+export function makeFolders(abs: string, fail: (why: string, cause?: unknown) => Error): void {
   // Walk up to the nearest existing ancestor, then create the missing levels top-down.
   const missing: string[] = [];
   let p = abs;
@@ -42,18 +59,9 @@ export function ensureDataDir(dir: string, flag = '--data-dir'): string {
       throw fail(`cannot create ${m} (${describe(err)})`, err);
     }
   }
-  const probe = resolve(abs, `.write-test-${process.pid}`);
-  try {
-    writeFileSync(probe, '');
-  } catch (err) {
-    throw fail(`cannot write in it (${describe(err)})`, err);
-  } finally {
-    try { rmSync(probe, { force: true }); } catch { /* nothing was written */ }
-  }
-  return abs;
 }
 
-function statOrUndefined(p: string) {
+export function statOrUndefined(p: string) {
   try {
     return statSync(p);
   } catch {
@@ -61,7 +69,8 @@ function statOrUndefined(p: string) {
   }
 }
 
-function describe(err: unknown): string {
+/** `CODE: what it means` for a file system error. */
+export function describe(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const what: Record<string, string> = {
     EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',

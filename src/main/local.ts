@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
-import { openBlobStore } from '../blob/index.js';
+import { openBlobStore, parseBlobUrl } from '../blob/index.js';
 import { loadOrCreateLocalCa } from '../control/tls.js';
 import { buildEdge, edgeSettingsToEnv, type EdgeParts, type EdgeSettings } from '../router/edge-setup.js';
 import { Environments, Sites, SnapshotPublisher, createAdminServer, listen } from '../control/index.js';
@@ -14,12 +14,15 @@ import { Router, RouterWorkers } from '../router/index.js';
 import { createLocalRuntime } from '../runtime/index.js';
 import { loadSpecFile } from '../spec/index.js';
 import { openStore } from '../store/index.js';
+import { ensureAccessLog } from './access-log-path.js';
 import { ensureDataDir } from './data-dir.js';
 import { LocalOptions, RunningSwitchyard, cleanupStack, discoveryUrls, internalPortsFrom, isLoopback, freePorts, closeServer } from './common.js';
 
 export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
+  parseBlobUrl(o.blobUrl, '.'); // settings are checked before anything starts
   const spec = loadSpecFile(o.app);
   const dataDir = ensureDataDir(o.dataDir ?? join(spec.root, '.switchyard'));
+  const accessLog = ensureAccessLog(o.accessLog ?? join(dataDir, 'logs', 'access.log'));
   const cleanup = cleanupStack(o.log);
   const workerCount = o.workers ?? 0;
   try {
@@ -31,7 +34,7 @@ export async function startLocal(o: LocalOptions): Promise<RunningSwitchyard> {
     const edgeSettings: EdgeSettings = {
       serverSecret: await store.secret('session-secret', () => randomBytes(32).toString('base64url')),
       trustedProxies: spec.trustedProxies,
-      accessLog: o.accessLog ?? join(dataDir, 'logs', 'access.log'),
+      accessLog,
       ...(ca ? { tls: { caCertPem: ca.certPem, caKeyPem: ca.keyPem, domains: [spec.domain] } } : {}),
       ...(spec.https.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: spec.https.hstsMaxAgeSeconds } : {}),
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { openBlobStore } from '../blob/index.js';
+import { openBlobStore, parseBlobUrl } from '../blob/index.js';
 import { CertificateManager } from '../edge/cert-store.js';
 import { DbCertStore, DbChallengeStore } from '../store/index.js';
 import { buildEdge } from '../router/edge-setup.js';
@@ -16,6 +16,7 @@ import { swyError } from '../errors/index.js';
 import { Router } from '../router/index.js';
 import { type AppSpec } from '../spec/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { ensureAccessLog } from './access-log-path.js';
 import { CommonOptions, cleanupStack, internalPortsFrom, closeServer } from './common.js';
 
 export interface RouterNodeOptions extends CommonOptions {
@@ -46,6 +47,9 @@ export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRout
   if (!(o.databaseUrl ?? process.env.SWITCHYARD_DATABASE_URL)) {
     throw swyError('SWY_BAD_REQUEST', '`switchyard router` needs a shared store: pass --database-url postgres://… (or set SWITCHYARD_DATABASE_URL)');
   }
+  // Settings are checked before anything starts.
+  parseBlobUrl(o.blobUrl, '.');
+  const accessLog = ensureAccessLog(o.accessLog ?? '');
   const cleanup = cleanupStack(o.log);
   try {
     const store = await openStore({ databaseUrl: o.databaseUrl, dataDir: o.dataDir ?? '.switchyard' });
@@ -55,7 +59,7 @@ export async function startRouterNode(o: RouterNodeOptions): Promise<RunningRout
     if (!spec) throw swyError('SWY_NOT_FOUND', `app "${app}" is not in the store; start \`switchyard control\` first`);
     const edgeParts = buildEdge({
       serverSecret: await store.secret('session-secret', () => randomBytes(32).toString('base64url')),
-      trustedProxies: spec.trustedProxies ?? [], accessLog: o.accessLog ?? '',
+      trustedProxies: spec.trustedProxies ?? [], accessLog,
       ...(spec.https?.redirect && (spec.https.redirectPort ?? o.httpsPort) ? { redirectToHttpsPort: spec.https.redirectPort ?? o.httpsPort! } : {}),
       ...(spec.https?.hstsMaxAgeSeconds !== undefined ? { hstsMaxAgeSeconds: spec.https.hstsMaxAgeSeconds } : {}),
       ...(o.limits !== undefined ? { limits: o.limits } : {}),
