@@ -3,7 +3,6 @@
  * The `switchyard` command (commander). Server commands run the platform; every other command
  * talks to the admin API. Exit codes: 0 ok, 1 failure, 2 invalid spec or usage.
  */
-import type { RequestLimits } from '../router/hygiene.js';
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -11,6 +10,7 @@ import { formatSpecIssue, SpecError, SwitchyardError } from '../errors/index.js'
 import type { Log } from '../main.js';
 import { loadSpecFile, specJsonSchema } from '../spec/index.js';
 import { adminUrl, call } from './client.js';
+import { addLimitOptions, adminUrlFlag, dataDir, drainMs, limitsFrom, mib, port, usage, wholeNumber, type LimitFlags } from './flags.js';
 import { registerSiteCommands } from './site.js';
 import { printEnvironments } from './output.js';
 import type { EnvironmentView } from '../control/index.js';
@@ -40,8 +40,18 @@ export function buildProgram(): Command {
     .option('--drain-ms <ms>', 'on stop, how long in-flight requests may finish', '5000')
     .action(async (opts: { port: string; adminPort: string; host: string; dataDir?: string; databaseUrl?: string; blobUrl?: string; internalBasePort?: string; workers: string; drainMs: string; httpsPort?: string; accessLog?: string; maxBody?: string } & LimitFlags) => {
       const g = program.opts<{ app: string }>();
-      const workers = Number(opts.workers);
-      if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new CommanderError(2, 'swy.usage', `--workers expects 0-256, got "${opts.workers}"`);
+      // Every flag is checked before anything starts (exit code 2 on a bad value).
+      const settings = {
+        app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
+        workers: wholeNumber(opts.workers, '--workers', 0, 256), drainMs: drainMs(opts.drainMs),
+        ...(opts.httpsPort === 'off' ? {} : { httpsPort: opts.httpsPort !== undefined ? port(opts.httpsPort, '--https-port') : opts.port === '0' ? 0 : 8443 }),
+        ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog === 'off' ? '' : opts.accessLog } : {}),
+        ...(opts.maxBody !== undefined ? { maxBodyBytes: mib(opts.maxBody) } : {}),
+        ...limitsFrom(opts),
+        ...dataDir(opts.dataDir), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+        ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
+        ...(opts.internalBasePort !== undefined ? { internalBasePort: port(opts.internalBasePort, '--internal-base-port') } : {}),
+      };
       // A signal during start-up aborts it; startLocal then stops whatever it had started.
       const abort = new AbortController();
       const early = (sig: string) => { process.stderr.write(`switchyard: ${sig} during start-up, stopping…\n`); abort.abort(new Error(`interrupted by ${sig}`)); };
@@ -51,17 +61,7 @@ export function buildProgram(): Command {
       process.once('SIGTERM', onTerm);
       // Server code (store, router, runtime) loads only for server commands: client commands start fast.
       const { startLocal } = await import('../main.js');
-      const running = await startLocal({
-        app: g.app, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
-        workers, drainMs: Number(opts.drainMs), signal: abort.signal,
-        ...(opts.httpsPort === 'off' ? {} : { httpsPort: opts.httpsPort !== undefined ? port(opts.httpsPort, '--https-port') : opts.port === '0' ? 0 : 8443 }),
-        ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog === 'off' ? '' : opts.accessLog } : {}),
-        ...(opts.maxBody !== undefined ? { maxBodyBytes: mib(opts.maxBody) } : {}),
-        ...limitsFrom(opts),
-        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
-        ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
-        ...(opts.internalBasePort ? { internalBasePort: port(opts.internalBasePort, '--internal-base-port') } : {}),
-      });
+      const running = await startLocal({ ...settings, signal: abort.signal });
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       const edgePort = new URL(running.edgeUrl).port;
@@ -72,7 +72,7 @@ export function buildProgram(): Command {
         `  previews ${url(`<env>.${running.spec.domain}`)}   (or header ${running.spec.routingHeader}: <env>)\n` +
         (running.httpsUrl ? `  https    https://${running.spec.domain}:${new URL(running.httpsUrl).port}/   (local CA: ${running.caPath}; see \`switchyard trust\`)\n` : '') +
         `  admin    ${running.adminUrl}\n` +
-        `  create a preview: npx switchyard env create feat1 --service api\n` +
+        `  create a preview: npx switchyard env create feat1 --service ${Object.keys(running.spec.services).sort()[0]}\n` +
         `READY ${JSON.stringify({ edge: running.edgeUrl, admin: running.adminUrl, ...(running.httpsUrl ? { https: running.httpsUrl, ca: running.caPath } : {}), app: running.spec.app, domain: running.spec.domain, pid: process.pid })}\n`);
       await untilSignal(running.stop);
     });
@@ -91,13 +91,14 @@ export function buildProgram(): Command {
     .option('--acme-ca-file <pem>', 'extra CA to trust for the ACME server\'s own TLS (test CAs such as pebble)')
     .action(async (opts: { databaseUrl: string; adminPort: string; host: string; dataDir?: string; internalBasePort: string; edgePort: string; blobUrl?: string; acmeDirectory?: string; acmeEmail?: string; acmeCaFile?: string }) => {
       const g = program.opts<{ app: string }>();
-      const { startControl } = await import('../main.js');
-      const running = await startControl({
+      const settings = {
         app: g.app, databaseUrl: opts.databaseUrl, adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
         internalBasePort: port(opts.internalBasePort, '--internal-base-port'), edgePort: port(opts.edgePort, '--edge-port'),
-        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
+        ...dataDir(opts.dataDir), ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
         ...(opts.acmeDirectory ? { acme: { directoryUrl: opts.acmeDirectory, email: opts.acmeEmail ?? 'admin@example.com', ...(opts.acmeCaFile ? { caBundle: readFileSync(opts.acmeCaFile, 'utf8') } : {}) } } : {}),
-      });
+      };
+      const { startControl } = await import('../main.js');
+      const running = await startControl(settings);
       process.stdout.write(`switchyard control plane for "${running.spec.app}", admin ${running.adminUrl}\n` +
         `READY ${JSON.stringify({ admin: running.adminUrl, app: running.spec.app, pid: process.pid })}\n`);
       await untilSignal(running.stop);
@@ -115,16 +116,18 @@ export function buildProgram(): Command {
     .option('--drain-ms <ms>', 'on SIGTERM, how long in-flight requests may finish', '5000')
     .option('--blob-url <url>', 'blob store for site deploys, shared with the control plane (file:///path or s3://…)', process.env.SWITCHYARD_BLOB_URL)
     .option('--https-port <port>', 'HTTPS edge listener serving the certificates in the store (ACME)')
-    .option('--access-log <dest>', 'access log: a file path or "stdout" (default none)')
+    .option('--access-log <dest>', 'access log: a file path, "stdout", or "off" (default off)')
     .action(async (opts: { databaseUrl: string; appName?: string; port: string; adminPort: string; host: string; internalBasePort: string; id?: string; drainMs: string; blobUrl?: string; httpsPort?: string; accessLog?: string; maxBody?: string } & LimitFlags) => {
-      const { startRouterNode } = await import('../main.js');
-      const running = await startRouterNode({
+      const settings = {
         databaseUrl: opts.databaseUrl, port: port(opts.port, '--port'), adminPort: port(opts.adminPort, '--admin-port'), host: opts.host, log: stderrLog,
-        internalBasePort: port(opts.internalBasePort, '--internal-base-port'), drainMs: Number(opts.drainMs),
+        internalBasePort: port(opts.internalBasePort, '--internal-base-port'), drainMs: drainMs(opts.drainMs),
         ...(opts.appName ? { appName: opts.appName } : {}), ...(opts.id ? { id: opts.id } : {}), ...(opts.blobUrl ? { blobUrl: opts.blobUrl } : {}),
-        ...(opts.httpsPort ? { httpsPort: port(opts.httpsPort, '--https-port') } : {}), ...(opts.accessLog ? { accessLog: opts.accessLog } : {}),
+        ...(opts.httpsPort ? { httpsPort: port(opts.httpsPort, '--https-port') } : {}),
+        ...(opts.accessLog !== undefined && opts.accessLog !== 'off' ? { accessLog: opts.accessLog } : {}),
         ...(opts.maxBody !== undefined || Object.keys(limitsFrom(opts)).length ? { limits: { ...limitsFrom(opts).limits, ...(opts.maxBody !== undefined ? { maxBodyBytes: mib(opts.maxBody) } : {}) } } : {}),
-      });
+      };
+      const { startRouterNode } = await import('../main.js');
+      const running = await startRouterNode(settings);
       process.stdout.write(`switchyard router ${running.id}: edge ${running.edgeUrl}, status ${running.adminUrl}/status\n` +
         `READY ${JSON.stringify({ id: running.id, edge: running.edgeUrl, admin: running.adminUrl, ...(running.httpsUrl ? { https: running.httpsUrl } : {}), pid: process.pid })}\n`);
       await untilSignal(running.stop);
@@ -135,6 +138,7 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL store (or $SWITCHYARD_DATABASE_URL)')
     .option('--data-dir <dir>', 'embedded store folder (default <app>/.switchyard)', '.switchyard')
     .action(async (opts: { databaseUrl?: string; dataDir: string }) => {
+      dataDir(opts.dataDir);
       const { openStore } = await import('../store/index.js');
       const { ensureDataDir } = await import('../main/data-dir.js');
       const embedded = !(opts.databaseUrl ?? process.env.SWITCHYARD_DATABASE_URL);
@@ -179,7 +183,7 @@ export function buildProgram(): Command {
       const vars: Record<string, string> = {};
       for (const kv of opts.var) {
         const eq = kv.indexOf('=');
-        if (eq <= 0) throw new CommanderError(2, 'swy.usage', `--var expects KEY=VALUE, got "${kv}"`);
+        if (eq <= 0) throw usage(`--var expects KEY=VALUE, got "${kv}"`);
         vars[kv.slice(0, eq)] = kv.slice(eq + 1);
       }
       const override = { ...(opts.run ? { run: opts.run } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.var.length ? { env: vars } : {}) };
@@ -188,7 +192,7 @@ export function buildProgram(): Command {
       let rateLimit: { rps: number; burst: number } | undefined;
       if (opts.rateLimit) {
         const [rps, burst] = opts.rateLimit.split(':').map(Number);
-        if (!(rps! > 0)) throw new CommanderError(2, 'swy.usage', `--rate-limit expects <rps>[:<burst>], e.g. 10:20, got "${opts.rateLimit}"`);
+        if (!(rps! > 0)) throw usage(`--rate-limit expects <rps>[:<burst>], e.g. 10:20, got "${opts.rateLimit}"`);
         rateLimit = { rps: rps!, burst: burst ?? Math.max(1, Math.ceil(rps! * 2)) };
       }
       const access = { ...(opts.password ? { password: opts.password } : {}), ...(opts.allowIp.length ? { allowIps: opts.allowIp } : {}), ...(rateLimit ? { rateLimit } : {}), ...(opts.public ? { public: true } : {}) };
@@ -225,7 +229,9 @@ export function buildProgram(): Command {
     .option('--tail <n>', 'last N lines (0 = all)', '200')
     .action(async (a: string, b: string | undefined, opts: { env?: string; replica: string; tail: string }) => {
       const [envName, service] = b === undefined ? [opts.env ?? 'base', a] : [a, b];
-      const text = await call<string>(admin(program), 'GET', `/v1/environments/${encodeURIComponent(envName)}/logs/${encodeURIComponent(service)}?replica=${Number(opts.replica)}&tail=${Number(opts.tail)}`);
+      const replica = wholeNumber(opts.replica, '--replica', 0);
+      const tail = wholeNumber(opts.tail, '--tail', 0, undefined, 'lines; 0 = all');
+      const text = await call<string>(admin(program), 'GET', `/v1/environments/${encodeURIComponent(envName)}/logs/${encodeURIComponent(service)}?replica=${replica}&tail=${tail}`);
       process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     });
 
@@ -274,50 +280,9 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
 }
 
 function admin(program: Command): string {
-  return adminUrl(program.opts<{ adminUrl?: string; app?: string }>());
-}
-
-/** Adds the request limit flags of the HTTP/1.1 engine (`up`, `router`); read them with {@link limitsFrom}. */
-function addLimitOptions(cmd: Command): Command {
-  return cmd
-    .option('--max-body <MiB>', 'largest request body at the edge before 413 (default 100 MiB)')
-    .option('--max-header-size <KiB>', 'largest request line + header fields before 431 (default 32 KiB, at most 1024)')
-    .option('--max-header-fields <n>', 'most header fields in a request before 431 (default 100)')
-    .option('--head-timeout <ms>', 'a request head must arrive within this time of its first byte, else 408 (default 30000)')
-    .option('--body-timeout <ms>', 'a request body that stalls this long gets 408 and the connection closed (default 60000)')
-    .option('--keepalive-timeout <ms>', 'idle keep-alive client connections are closed after this long (default 65000)');
-}
-
-/** The engine's limit flags shared by `up` and `router`. */
-interface LimitFlags { maxHeaderSize?: string; maxHeaderFields?: string; headTimeout?: string; bodyTimeout?: string; keepaliveTimeout?: string }
-
-/** `{ limits }` from the limit flags given (none: `{}`); exit code 2 on a bad value. */
-function limitsFrom(o: LimitFlags): { limits?: Partial<RequestLimits> } {
-  const l: Partial<RequestLimits> = {};
-  const int = (v: string, flag: string, min: number, max: number): number => {
-    const n = /^\d+$/.test(v) ? Number(v) : NaN;
-    if (!(n >= min && n <= max)) throw new CommanderError(2, 'swy.usage', `${flag} expects a whole number from ${min} to ${max}, got "${v}"`);
-    return n;
-  };
-  const DAY_MS = 86_400_000;
-  if (o.maxHeaderSize !== undefined) l.maxHeaderBytes = int(o.maxHeaderSize, '--max-header-size', 1, 1024) * 1024;
-  if (o.maxHeaderFields !== undefined) l.maxHeaderFields = int(o.maxHeaderFields, '--max-header-fields', 1, 10_000);
-  if (o.headTimeout !== undefined) l.headTimeoutMs = int(o.headTimeout, '--head-timeout', 100, DAY_MS);
-  if (o.bodyTimeout !== undefined) l.bodyTimeoutMs = int(o.bodyTimeout, '--body-timeout', 100, DAY_MS);
-  if (o.keepaliveTimeout !== undefined) l.keepAliveTimeoutMs = int(o.keepaliveTimeout, '--keepalive-timeout', 100, DAY_MS);
-  return Object.keys(l).length > 0 ? { limits: l } : {};
-}
-
-function mib(v: string): number {
-  const n = Number(v);
-  if (!(n > 0)) throw new CommanderError(2, 'swy.usage', `--max-body expects a size in MiB > 0, got "${v}"`);
-  return Math.round(n * 1024 * 1024);
-}
-
-function port(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CommanderError(2, 'swy.usage', `${flag} expects a port number 0-65535, got "${v}"`);
-  return n;
+  const o = program.opts<{ adminUrl?: string; app?: string }>();
+  const url = adminUrlFlag(o.adminUrl);
+  return adminUrl({ ...o, ...(url !== undefined ? { adminUrl: url } : {}) });
 }
 
 /** Runs the CLI; resolves with the exit code. */
@@ -343,7 +308,8 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof SwitchyardError) {
       process.stderr.write(`error ${err.code}: ${err.message}\n`);
       // 400: the input was refused (a bad name, CIDR, rate, password…): a usage error, like a bad flag.
-      return err.code === 'SWY_SPEC_NOT_FOUND' || err.statusCode === 400 ? 2 : 1;
+      // So is naming a service the spec does not have (the API answers 404: no such service).
+      return err.code === 'SWY_SPEC_NOT_FOUND' || err.code === 'SWY_SERVICE_NOT_FOUND' || err.statusCode === 400 ? 2 : 1;
     }
     const msg = String((err as Error)?.message ?? err);
     const inUse = /EADDRINUSE[^\d]*([\d.:\[\]a-f]*:(\d+))?/.exec(msg);
