@@ -91,8 +91,10 @@ function str(s: string): string {
 /** Writer of access-log lines. */
 export interface AccessLog {
   log(entry: AccessLogEntry): void;
-  /** Writes out the buffer (resolves once it is handed to the OS). */
+  /** Writes out the buffer (resolves once it is handed to the OS and synced). */
   flush(): Promise<void>;
+  /** Hands the lines gathered so far to the writer, without waiting or syncing (the owner's periodic tick, so `tail -f` stays current). */
+  writeOut(): void;
   /** Flushes and closes the destination (stdout stays open). */
   close(): Promise<void>;
 }
@@ -146,6 +148,7 @@ export function createAccessLog(opts: { destination: 'stdout' | string; minLengt
       if (used >= minLength) handOver();
     },
     flush,
+    writeOut() { if (!closed && (dest as unknown as { fd: number }).fd >= 0) handOver(); },
     async close() {
       if (closed) return;
       closed = true;

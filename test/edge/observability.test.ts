@@ -45,6 +45,21 @@ describe('access log', () => {
     expect(line).toMatchObject({ durationMs: 0.012, upstreamMs: 7 });
   });
 
+  it('writeOut() hands buffered lines to the file without closing (the periodic tick)', async () => {
+    const path = join(dir, 'writeout.log');
+    const log = createAccessLog({ destination: path });
+    log.writeOut(); // before the file is open: nothing to do, no throw
+    await new Promise((r) => setTimeout(r, 50));
+    log.log(entry(7));
+    expect(readFileSync(path, 'utf8')).toBe('');
+    log.writeOut();
+    const deadline = Date.now() + 2_000;
+    while (!readFileSync(path, 'utf8').includes('"reqId":"r7"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(readFileSync(path, 'utf8')).toContain('"reqId":"r7"');
+    await log.close();
+    expect(readFileSync(path, 'utf8').trimEnd().split('\n')).toHaveLength(1);
+  });
+
   it('flush() writes buffered lines without closing', async () => {
     const path = join(dir, 'flush.log');
     const log = createAccessLog({ destination: path });

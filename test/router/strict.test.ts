@@ -589,7 +589,7 @@ describe('limits and timeouts', () => {
   test('a client that goes away before the answer → 499 in the access log', async () => {
     const up = await countingUpstream('silent');
     const entries: AccessLogEntry[] = [];
-    const accessLog: AccessLog = { log: (e) => { entries.push(e); }, flush: async () => undefined, close: async () => undefined };
+    const accessLog: AccessLog = { log: (e) => { entries.push(e); }, flush: async () => undefined, writeOut: () => undefined, close: async () => undefined };
     const port = await edge([up.port], { accessLog });
     const sock = connect(port, '127.0.0.1');
     sockets.push(sock);

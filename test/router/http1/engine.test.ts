@@ -220,7 +220,7 @@ describe('access log of answers the router makes itself', () => {
   test('refused by the engine, refused before routing, and problems: each is logged, and answers carry x-request-id', async () => {
     const up = await rawUpstream(() => ok('x'));
     const entries: AccessLogEntry[] = [];
-    const router = new Router({ accessLog: { log: (e) => entries.push(e), flush: async () => undefined, close: async () => undefined }, limits: { maxBodyBytes: 10 } });
+    const router = new Router({ accessLog: { log: (e) => entries.push(e), flush: async () => undefined, writeOut: () => undefined, close: async () => undefined }, limits: { maxBodyBytes: 10 } });
     router.setSnapshot(oneServiceSnapshot(1, [up.port]));
     cleanups.push(() => router.close(100));
     const port = await router.listenEdge(0);
