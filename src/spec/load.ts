@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { SpecError, swyError, type SpecIssue } from '../errors/index.js';
-import type { ZodType, core } from 'zod';
+import { z, type ZodType, type core } from 'zod';
 import { ServiceSchema, SiteSchema, SpecSchema, type AppSpec } from './schema.js';
 import { parseCidr } from '../edge/ip.js';
 import { manifestPathProblem } from '../blob/manifest.js';
@@ -17,6 +17,8 @@ type ZodIssue = core.$ZodIssue;
 
 /** Schema of the body of a named entry, by the record holding it (see `addZodIssues`). */
 const ENTRY_SCHEMAS = new Map<string, ZodType>([['services', ServiceSchema], ['sites', SiteSchema]]);
+/** Schema of a value in an `env:` record (a bad variable name must not hide a value that is not a string). */
+const ENV_VALUE: ZodType = z.string();
 
 /** Locates the spec: a file path, or a folder holding `switchyard.yaml`. Throws `SWY_SPEC_NOT_FOUND`. */
 export function findSpecFile(pathOrDir: string): string {
@@ -65,7 +67,9 @@ export function parseSpec(source: string, file: string): AppSpec {
       issues.push({ file, line: lineOf(path), path: path.join('.'), message: describeIssue(i, valueAt(raw, path)) });
       // A record skips the value of a key it refuses: check a named entry's body on its own, so
       // a bad name does not hide the entry's other problems.
-      const entrySchema = i.code === 'invalid_key' && path.length === 2 ? ENTRY_SCHEMAS.get(String(path[0])) : undefined;
+      const entrySchema = i.code !== 'invalid_key' ? undefined
+        : path.length === 2 ? ENTRY_SCHEMAS.get(String(path[0]))
+        : path.length >= 2 && path[path.length - 2] === 'env' ? ENV_VALUE : undefined;
       if (entrySchema) {
         const entry = entrySchema.safeParse(valueAt(raw, path));
         if (!entry.success) addZodIssues(entry.error.issues, path);

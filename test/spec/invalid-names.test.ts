@@ -81,4 +81,20 @@ describe('an invalid name does not hide the other problems of its entry', () => 
       [5, 'services.web.replicas', 'expected number, got "two"'],
     ]);
   });
+  test('an env variable with a bad name still has a non-string value reported', () => {
+    expect(issuesOf(yaml(
+      /*  1 */ 'app: shop',
+      /*  2 */ 'services:',
+      /*  3 */ '  web:',
+      /*  4 */ '    run: node web.js',
+      /*  5 */ '    env:',
+      /*  6 */ '      GOOD: "1"',
+      /*  7 */ '      bad-name: [1, 2]',
+      /*  8 */ '      ALSO_BAD: { a: 1 }',
+    ))).toEqual([
+      [7, 'services.web.env.bad-name', expect.stringMatching(/^invalid name: must be an environment variable name/)],
+      [7, 'services.web.env.bad-name', expect.stringMatching(/^expected string/)],
+      [8, 'services.web.env.ALSO_BAD', expect.stringMatching(/^expected string/)],
+    ]);
+  });
 });
