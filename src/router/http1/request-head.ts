@@ -15,8 +15,8 @@
  */
 import { setBaggageMember } from '../../routing/index.js';
 import { validRequestId } from '../headers.js';
-import { eqName, FieldClass } from './fields.js';
-import { type RequestHead } from './parse.js';
+import { BodyKind, eqName, FieldClass } from './fields.js';
+import type { RequestHead } from './parse.js';
 
 /** What the router's lines depend on (and the bytes they make), cached per client connection. */
 export interface ForwardSuffix {
@@ -47,8 +47,9 @@ const COLON = 58;
 
 /**
  * Builds the upstream head of `head` for environment `env` as bytes, with `cache` the
- * connection's last suffix (or undefined). Returns undefined when this head takes the string path instead: upgrades (the
- * `Upgrade` field is kept), a `Connection` field that names other fields, or no Host (HTTP/1.0).
+ * connection's last suffix (or undefined). Returns undefined when this head takes the string
+ * path instead: upgrades (the `Upgrade` field is kept), a `Connection` field that names other
+ * fields, or no Host (HTTP/1.0).
  * @returns the head bytes, the request id, and the suffix to cache on the connection.
  */
 export function upstreamHeadBytes(head: RequestHead, f: ForwardInputs, env: string, cache: ForwardSuffix | undefined, newRequestId: () => string): { bytes: Buffer; requestId: string; suffix: ForwardSuffix } | undefined {
@@ -87,7 +88,7 @@ export function upstreamHeadBytes(head: RequestHead, f: ForwardInputs, env: stri
   if (sawRequestId) requestId = clientRequestId(head.raw);
   requestId ??= newRequestId();
   const baggage = sawBaggage ? joined(head.raw, 'baggage', ',') : undefined;
-  const chunked = head.body === 2; // BodyKind.Chunked
+  const chunked = head.body === BodyKind.Chunked;
   let suffix = cache;
   if (suffix === undefined || suffix.env !== env || suffix.routingHeader !== rh || suffix.baggage !== baggage || suffix.clientIp !== f.clientIp
     || suffix.host !== head.host || suffix.proto !== f.proto || suffix.edge !== f.edge || suffix.chunked !== chunked) {
