@@ -1,7 +1,8 @@
 /**
  * @module router/http1/proxy
  * Forwards one request to an HTTP/1.1 upstream endpoint over a pooled raw socket
- * ({@link RawPool}): the request head rewritten once into a string, both bodies passed on with
+ * ({@link RawPool}): the request head rewritten once (as bytes copied from the client's,
+ * `request-head.ts`; from strings for HTTP/2 clients and rare heads), both bodies passed on with
  * backpressure both ways (a full writer pauses the other side's reader). The client side is a
  * {@link Downstream}: an HTTP/1.1 exchange of our engine (`downstream-h1`) or an HTTP/2 stream
  * of `node:http2` (`downstream-h2`) — one upstream path for every client.
