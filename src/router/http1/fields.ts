@@ -281,6 +281,23 @@ export function checkConnectionNames(connection: string | undefined, request: bo
   return undefined;
 }
 
+/**
+ * How a message's body is delimited by its framing fields (RFC 9112 §6.1, §6.3): chunked (the
+ * Transfer-Encoding must be exactly `chunked`, not with Content-Length, not in HTTP/1.0),
+ * Content-Length (`None` for 0), or `Close` when there is neither (a request then has no body;
+ * a response runs until the connection closes). Statuses: 400/501 for a request, 502 for a response.
+ */
+export function framingOf(f: { transferEncoding: string | undefined; contentLength: number | undefined }, versionMinor: number, request: boolean): BodyKind | ParseError {
+  const what = request ? 'request' : 'upstream response';
+  if (f.transferEncoding !== undefined) {
+    if (f.contentLength !== undefined) return new ParseError(request ? 400 : 502, `Content-Length together with Transfer-Encoding in the ${what} (RFC 9112 §6.1)`);
+    if (versionMinor === 0) return new ParseError(request ? 400 : 502, `Transfer-Encoding in an HTTP/1.0 ${what} (RFC 9112 §6.1)`);
+    return checkTransferEncoding(f.transferEncoding, request) ?? BodyKind.Chunked;
+  }
+  if (f.contentLength !== undefined) return f.contentLength > 0 ? BodyKind.Length : BodyKind.None;
+  return BodyKind.Close;
+}
+
 /** Checks the Transfer-Encoding value: only exactly `chunked` is accepted. */
 export function checkTransferEncoding(te: string, request: boolean): ParseError | undefined {
   const v = lower(te);

@@ -15,7 +15,7 @@
 
 import { TCHAR } from './chars.js';
 import {
-  BodyKind, checkConnectionNames, checkTransferEncoding, lower, CR, DEFAULT_HEAD_LIMITS, hasToken, headEnd, indexOfLF, LF, ParseError, parseFields, SP, str,
+  BodyKind, checkConnectionNames, framingOf, lower, CR, DEFAULT_HEAD_LIMITS, hasToken, headEnd, indexOfLF, LF, ParseError, parseFields, SP, str,
   type HeadLimits,
 } from './fields.js';
 
@@ -108,19 +108,11 @@ export function parseRequestHead(buf: Uint8Array, start: number, end: number, li
     if (f.host === undefined || lower(f.host) !== lower(authority)) return new ParseError(400, `the authority of "${target}" disagrees with Host "${f.host ?? ''}"`);
   }
 
-  // Framing (RFC 9112 §6.1, §6.3).
-  let body = BodyKind.None;
-  let contentLength = 0;
-  if (f.transferEncoding !== undefined) {
-    if (f.contentLength !== undefined) return new ParseError(400, 'Content-Length together with Transfer-Encoding (RFC 9112 §6.1)');
-    if (versionMinor === 0) return new ParseError(400, 'Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)');
-    const bad = checkTransferEncoding(f.transferEncoding, true);
-    if (bad) return bad;
-    body = BodyKind.Chunked;
-  } else if (f.contentLength !== undefined) {
-    contentLength = f.contentLength;
-    body = contentLength > 0 ? BodyKind.Length : BodyKind.None;
-  }
+  // Framing (RFC 9112 §6.1, §6.3): a request without framing fields has no body.
+  const framing = framingOf(f, versionMinor, true);
+  if (framing instanceof ParseError) return framing;
+  const body = framing === BodyKind.Close ? BodyKind.None : framing;
+  const contentLength = body === BodyKind.Length ? f.contentLength! : 0;
 
   let expectContinue = false;
   if (f.expect !== undefined) {

@@ -7,7 +7,7 @@
  */
 import { FVAL } from './chars.js';
 import {
-  BodyKind, checkConnectionNames, checkTransferEncoding, COLON, CR, DEFAULT_HEAD_LIMITS, HTAB, hasToken, headEnd, indexOfLF, ParseError, parseFields, SP, str,
+  BodyKind, checkConnectionNames, COLON, CR, DEFAULT_HEAD_LIMITS, HTAB, hasToken, headEnd, indexOfLF, ParseError, parseFields, SP, str, framingOf,
   type HeadLimits,
 } from './fields.js';
 
@@ -88,23 +88,15 @@ export function parseResponseHead(buf: Uint8Array, start: number, end: number, m
   if (named) return named;
   let keepAlive = versionMinor === 1 ? !hasToken(f.connection, 'close') : hasToken(f.connection, 'keep-alive');
   let body: BodyKind;
-  let contentLength = 0;
   if (method === 'HEAD' || status < 200 || status === 204 || status === 304) {
     body = BodyKind.None;
-  } else if (f.transferEncoding !== undefined) {
-    if (f.contentLength !== undefined) return new ParseError(502, 'upstream response with both Content-Length and Transfer-Encoding');
-    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
-    if (versionMinor === 0) return new ParseError(502, 'Transfer-Encoding in an HTTP/1.0 upstream response (RFC 9112 §6.1)');
-    const bad = checkTransferEncoding(f.transferEncoding, false);
-    if (bad) return bad;
-    body = BodyKind.Chunked;
-  } else if (f.contentLength !== undefined) {
-    contentLength = f.contentLength;
-    body = contentLength > 0 ? BodyKind.Length : BodyKind.None;
   } else {
-    body = BodyKind.Close;
-    keepAlive = false;
+    const framing = framingOf(f, versionMinor, false);
+    if (framing instanceof ParseError) return framing;
+    body = framing;
+    if (body === BodyKind.Close) keepAlive = false;
   }
+  const contentLength = body === BodyKind.Length ? f.contentLength! : 0;
   return new ParsedResponseHead(status, reason, versionMinor, f.pos - start, body, contentLength, keepAlive, buf, start, spans, f.connection);
 }
 
